@@ -1,0 +1,125 @@
+"""Image helpers shared by training (sample grids) and serving (PNG in/out). numpy + Pillow only.
+
+Images inside onnxkit are float32 ``[N, H, W, C]`` arrays in [0, 1] (C = 1 or 3) unless a model's
+manifest says otherwise.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from toolkit.errors import InputError
+from toolkit.fsutil import atomic_write_bytes
+
+#: Refuse images with more pixels than this (decompression bombs, absurd uploads).
+MAX_PIXELS = 40_000_000
+
+
+def to_uint8(images: np.ndarray) -> np.ndarray:
+    """[0, 1] floats -> uint8, clipping stray values."""
+    return (np.clip(np.asarray(images, dtype=np.float32), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
+def make_grid(images: np.ndarray, columns: int | None = None, padding: int = 2, pad_value: float = 1.0) -> np.ndarray:
+    """Tile ``[N, H, W, C]`` images into one ``[H', W', C]`` image, ``columns`` wide (square by default)."""
+    images = np.asarray(images, dtype=np.float32)
+    if images.ndim == 3:
+        images = images[..., None]
+    if images.ndim != 4 or images.shape[0] == 0:
+        raise InputError(f"make_grid expects a non-empty [N, H, W, C] batch, got shape {images.shape}")
+    n, h, w, c = images.shape
+    columns = columns or math.ceil(math.sqrt(n))
+    rows = math.ceil(n / columns)
+    grid = np.full((rows * h + (rows + 1) * padding, columns * w + (columns + 1) * padding, c), pad_value, np.float32)
+    for i, image in enumerate(images):
+        r, col = divmod(i, columns)
+        y, x = padding + r * (h + padding), padding + col * (w + padding)
+        grid[y:y + h, x:x + w] = image
+    return grid
+
+
+def to_pil(image: np.ndarray) -> Image.Image:
+    """One ``[H, W, C]`` (or ``[H, W]``) float image in [0, 1] -> a PIL image (L or RGB)."""
+    array = to_uint8(image)
+    if array.ndim == 3 and array.shape[-1] == 1:
+        array = array[..., 0]
+    return Image.fromarray(array)
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    to_pil(image).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def save_png(path: str | Path, image: np.ndarray) -> None:
+    """Write one image (or a grid) as PNG, atomically."""
+    atomic_write_bytes(path, png_bytes(image))
+
+
+def save_grid(path: str | Path, images: np.ndarray, columns: int | None = None) -> None:
+    save_png(path, make_grid(images, columns))
+
+
+def open_image(source: str | Path | bytes | Image.Image, *, max_pixels: int = MAX_PIXELS) -> Image.Image:
+    """Open an image file, bytes or PIL image, refusing non-images, truncated files and huge sizes."""
+    if isinstance(source, Image.Image):
+        image = source
+    else:
+        name = "upload" if isinstance(source, bytes) else str(source)
+        try:
+            handle = io.BytesIO(source) if isinstance(source, bytes) else open(source, "rb")
+        except OSError as exc:
+            raise InputError(f"{name}: cannot open ({exc.strerror})") from None
+        try:
+            with Image.open(handle) as opened:
+                if opened.width * opened.height > max_pixels:
+                    raise InputError(
+                        f"{name}: image is {opened.width}x{opened.height}, more than {max_pixels:,} pixels"
+                    )
+                opened.load()
+                image = opened.copy()
+        except UnidentifiedImageError:
+            raise InputError(f"{name}: not an image (or a format Pillow cannot read)") from None
+        except (OSError, SyntaxError, Image.DecompressionBombError) as exc:
+            raise InputError(f"{name}: corrupt or truncated image ({exc})") from None
+    if image.width * image.height > max_pixels:
+        raise InputError(f"image is {image.width}x{image.height}, more than {max_pixels:,} pixels")
+    if image.width == 0 or image.height == 0:
+        raise InputError("image is empty (0 pixels)")
+    return image
+
+
+def to_array(image: Image.Image, channels: int) -> np.ndarray:
+    """PIL image -> float32 ``[H, W, channels]`` in [0, 1]; RGBA is composited on white, P/LA/I converted."""
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(background, rgba)
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        array = np.asarray(image, dtype=np.float32)
+        peak = array.max() or 1.0
+        image = Image.fromarray((array / peak * 255).astype(np.uint8))
+    image = image.convert("L" if channels == 1 else "RGB")
+    array = np.asarray(image, dtype=np.float32) / 255.0
+    return array[..., None] if channels == 1 else array
+
+
+def load_image(source: str | Path | bytes | Image.Image, size: int | tuple[int, int] | None = None,
+               channels: int = 3, *, center_crop: bool = False) -> np.ndarray:
+    """Read an image as float32 ``[H, W, C]`` in [0, 1], optionally centre-cropped to a square and resized."""
+    image = open_image(source)
+    if center_crop:
+        side = min(image.size)
+        left, top = (image.width - side) // 2, (image.height - side) // 2
+        image = image.crop((left, top, left + side, top + side))
+    if size is not None:
+        target = (size, size) if isinstance(size, int) else (size[1], size[0])
+        image = image.convert("RGBA" if image.mode in ("RGBA", "LA", "PA") else ("L" if channels == 1 and image.mode == "L" else "RGB"))
+        image = image.resize(target, Image.Resampling.LANCZOS if image.width > target[0] else Image.Resampling.BICUBIC)
+    return to_array(image, channels)

@@ -1,0 +1,196 @@
+"""Plugin discovery and the registry of models and datasets.
+
+Built-in plugins and third-party ones are found the same way: entry points in the ``onnxkit``
+group. The core's own dataset loaders (``toolkit.datasets.*``) register through the same hooks.
+A plugin that fails to import is recorded and skipped, so one broken package cannot take the
+whole tool down; two models (or datasets) with one name is an error naming both plugins.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import pkgutil
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pluggy
+
+from toolkit import hookspecs
+from toolkit.errors import DatasetError, PluginError, UnknownNameError
+from toolkit.spec import DatasetSpec, ModelSpec
+
+ENTRY_POINT_GROUP = hookspecs.PROJECT
+CORE_PLUGIN = "onnxkit-core"
+
+
+@dataclass
+class PluginInfo:
+    """What ``onnxkit plugins`` shows for one plugin."""
+
+    name: str
+    module: str
+    version: str = ""
+    distribution: str = ""
+    models: list[str] = field(default_factory=list)
+    datasets: list[str] = field(default_factory=list)
+    error: str | None = None
+
+
+class Registry:
+    """All plugins, models and datasets known to this process."""
+
+    def __init__(self) -> None:
+        self.manager = pluggy.PluginManager(hookspecs.PROJECT)
+        self.manager.add_hookspecs(hookspecs)
+        self.plugins: dict[str, PluginInfo] = {}
+        self.models: dict[str, ModelSpec] = {}
+        self.datasets: dict[str, DatasetSpec] = {}
+
+    # -- discovery --------------------------------------------------------------------------------
+    def load_core(self) -> None:
+        """Register the core's dataset modules (every module of ``toolkit.datasets`` with hooks)."""
+        import toolkit.datasets as package
+
+        info = PluginInfo(name=CORE_PLUGIN, module="toolkit.datasets", version=_version("onnxkit"))
+        self.plugins[CORE_PLUGIN] = info
+        for module_info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
+            module = importlib.import_module(f"{package.__name__}.{module_info.name}")
+            if hasattr(module, "register_datasets") or hasattr(module, "register_models"):
+                self._register(CORE_PLUGIN, module)
+
+    def load_entry_points(self) -> None:
+        """Load every ``onnxkit`` entry point; record (don't raise) those that fail to import."""
+        for entry_point in sorted(_entry_points(), key=lambda ep: ep.name):
+            dist = getattr(entry_point, "dist", None)
+            info = PluginInfo(
+                name=entry_point.name,
+                module=entry_point.value,
+                version=dist.version if dist is not None else "",
+                distribution=dist.metadata["Name"] if dist is not None else "",
+            )
+            if entry_point.name in self.plugins:
+                info.error = f"another plugin is already named {entry_point.name!r}"
+                self.plugins[f"{entry_point.name} ({entry_point.value})"] = info
+                continue
+            self.plugins[entry_point.name] = info
+            try:
+                module = entry_point.load()
+            except Exception as exc:  # a broken plugin must not break the tool
+                info.error = f"{type(exc).__name__}: {exc}"
+                info.traceback = traceback.format_exc()  # type: ignore[attr-defined]
+                continue
+            self._register(entry_point.name, module)
+
+    def add_plugin(self, name: str, module: ModuleType | Any, version: str = "") -> None:
+        """Register an in-process plugin object (tests, notebooks)."""
+        self.plugins[name] = PluginInfo(name=name, module=getattr(module, "__name__", repr(module)), version=version)
+        self._register(name, module)
+
+    def _register(self, plugin_name: str, module: Any) -> None:
+        info = self.plugins[plugin_name]
+        # Collect first, then commit: a plugin with a clash registers nothing.
+        new_models: list[ModelSpec] = []
+        new_datasets: list[DatasetSpec] = []
+        self.manager.register(module, name=plugin_name)
+        try:
+            caller = self.manager.subset_hook_caller  # call this plugin's hooks alone
+            others = [p for p in self.manager.get_plugins() if p is not module]
+            caller("register_models", remove_plugins=others)(register=new_models.append)
+            caller("register_datasets", remove_plugins=others)(register=new_datasets.append)
+        except Exception as exc:
+            self.manager.unregister(module)
+            info.error = f"{type(exc).__name__} in its hooks: {exc}"
+            return
+        for spec in new_models:
+            if not isinstance(spec, ModelSpec):
+                self.manager.unregister(module)
+                raise PluginError(f"plugin {plugin_name!r} registered {spec!r}, which is not a ModelSpec")
+            if spec.name in self.models:
+                other = self.models[spec.name].plugin
+                raise PluginError(
+                    f"model name {spec.name!r} is registered by two plugins: {other!r} and {plugin_name!r}"
+                )
+        for dspec in new_datasets:
+            if dspec.name in self.datasets:
+                other = self.datasets[dspec.name].plugin
+                raise PluginError(
+                    f"dataset name {dspec.name!r} is registered by two plugins: {other!r} and {plugin_name!r}"
+                )
+        for spec in new_models:
+            spec.plugin = plugin_name
+            spec.plugin_version = info.version
+            self.models[spec.name] = spec
+            info.models.append(spec.name)
+        for dspec in new_datasets:
+            object.__setattr__(dspec, "plugin", plugin_name)
+            self.datasets[dspec.name] = dspec
+            info.datasets.append(dspec.name)
+
+    # -- lookup -----------------------------------------------------------------------------------
+    def model(self, name: str) -> ModelSpec:
+        try:
+            return self.models[name]
+        except KeyError:
+            known = ", ".join(sorted(self.models)) or "none"
+            raise UnknownNameError(f"unknown model {name!r}; known models: {known}") from None
+
+    def dataset(self, name: str) -> DatasetSpec:
+        try:
+            return self.datasets[name]
+        except KeyError:
+            known = ", ".join(sorted(self.datasets)) or "none"
+            raise UnknownNameError(f"unknown dataset {name!r}; known datasets: {known}") from None
+
+    def resolve_data(self, data: str, kind: str | None) -> tuple[DatasetSpec, str | None]:
+        """Resolve ``--data`` as ``NAME``, ``NAME:PATH`` or a bare ``PATH`` to (spec, source)."""
+        name, sep, source = data.partition(":")
+        if sep and name in self.datasets:
+            spec, src = self.datasets[name], source or None
+        elif data in self.datasets:
+            spec, src = self.datasets[data], None
+        else:
+            path = Path(data)
+            if not path.exists():
+                known = ", ".join(sorted(self.datasets)) or "none"
+                raise UnknownNameError(
+                    f"--data {data!r} is neither a known dataset ({known}) nor an existing path"
+                )
+            candidates = [
+                s for s in self.datasets.values()
+                if s.accepts is not None and (kind is None or s.kind == kind) and s.accepts(path)
+            ]
+            if not candidates:
+                raise DatasetError(f"no dataset loader recognises {data!r}; use NAME:PATH to choose one")
+            spec, src = candidates[0], data
+        if kind is not None and spec.kind != kind:
+            raise DatasetError(f"dataset {spec.name!r} holds {spec.kind}, but this model trains on {kind}")
+        return spec, src
+
+
+def _entry_points() -> list[importlib.metadata.EntryPoint]:
+    return list(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP))
+
+
+def _version(distribution: str) -> str:
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return ""
+
+
+_default: Registry | None = None
+
+
+def get_registry(*, refresh: bool = False) -> Registry:
+    """The process-wide registry: core datasets plus every installed plugin, loaded once."""
+    global _default
+    if _default is None or refresh:
+        registry = Registry()
+        registry.load_core()
+        registry.load_entry_points()
+        _default = registry
+    return _default

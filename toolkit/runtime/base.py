@@ -1,0 +1,89 @@
+"""The base of every task pipeline and the task -> pipeline registry.
+
+``toolkit.runtime.load`` reads a manifest, then builds the pipeline registered for its task.
+Task modules live in ``toolkit.runtime.tasks`` and register themselves with :func:`pipeline_for`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import numpy as np
+
+from toolkit.errors import InputError, ManifestError
+from toolkit.manifest import Manifest
+from toolkit.runtime.session import ModelSession
+
+P = TypeVar("P", bound="Pipeline")
+_PIPELINES: dict[str, type[Pipeline]] = {}
+
+
+def pipeline_for(*tasks: str) -> Callable[[type[P]], type[P]]:
+    """Class decorator: this pipeline serves exports of these tasks."""
+    def decorate(cls: type[P]) -> type[P]:
+        for task in tasks:
+            _PIPELINES[task] = cls
+        return cls
+    return decorate
+
+
+def registered_pipelines() -> dict[str, type[Pipeline]]:
+    return dict(_PIPELINES)
+
+
+class Pipeline:
+    """An export opened for use: its manifest and one :class:`ModelSession` per ONNX file.
+
+    Subclasses add task methods (``sample``, ``predict``, ``generate`` …). ``run(file, **inputs)``
+    stays available for anything the task methods do not cover.
+    """
+
+    #: Files a pipeline of this task cannot work without.
+    required_files: tuple[str, ...] = ()
+
+    def __init__(self, manifest: Manifest, sessions: dict[str, ModelSession]) -> None:
+        missing = [f for f in self.required_files if f not in sessions]
+        if missing:
+            raise ManifestError(f"export {manifest.name!r} ({manifest.task}) lacks file(s) {missing}")
+        self.manifest = manifest
+        self.sessions = sessions
+
+    @property
+    def name(self) -> str:
+        return self.manifest.name
+
+    @property
+    def task(self) -> str:
+        return self.manifest.task
+
+    @property
+    def info(self) -> dict[str, Any]:
+        return self.manifest.info
+
+    @property
+    def providers(self) -> dict[str, str]:
+        """The execution provider each file really runs on."""
+        return {name: s.provider for name, s in self.sessions.items()}
+
+    @property
+    def provider(self) -> str:
+        providers = set(self.providers.values())
+        return providers.pop() if len(providers) == 1 else ", ".join(sorted(providers))
+
+    def session(self, name: str) -> ModelSession:
+        try:
+            return self.sessions[name]
+        except KeyError:
+            raise InputError(f"export {self.name!r} has no file {name!r} (it has: {', '.join(self.sessions)})") from None
+
+    def run(self, file: str, **inputs: Any) -> dict[str, np.ndarray]:
+        return self.session(file).run(inputs)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r}, task={self.task!r}, provider={self.provider!r})"
+
+
+@pipeline_for("generic")
+class GenericPipeline(Pipeline):
+    """For tasks with no dedicated pipeline: call files by name with ``run``."""

@@ -1,0 +1,294 @@
+"""The training driver: ``onnxkit train``.
+
+A run lives in ``runs/<model>/<run-id>/``::
+
+    config.json      the validated model config, the dataset and the seed
+    data.json        facts about the data the model needs to be rebuilt (labels, vocabulary, …)
+    checkpoint.keras the last good checkpoint (weights and optimizer state), replaced atomically
+    state.json       epochs done, status ("running", "finished", "stopped-nan")
+    history.json     per-epoch logs
+    metrics.json     test-set metrics after training
+    samples/         whatever the plugin writes per epoch (sample grids, texts)
+
+A run that fails before its first checkpoint is deleted, so every run directory left behind can
+be resumed or exported.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import secrets
+import shutil
+import sys
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from toolkit.config import build_config, config_to_json
+from toolkit.errors import ConfigError, TrainingError
+from toolkit.fsutil import atomic_write_json
+from toolkit.registry import Registry, get_registry
+from toolkit.spec import Dataset, ModelSpec
+from toolkit.tf_setup import import_keras, seed_everything
+
+CHECKPOINT = "checkpoint.keras"
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    epochs_done: int
+    metrics: dict[str, Any]
+    history: dict[str, list[float]]
+
+
+def new_run_id() -> str:
+    return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
+
+
+def load_data(registry: Registry, spec: ModelSpec, data: str | None, config: Any) -> tuple[Dataset | None, str | None]:
+    """Load the dataset named by ``--data`` (or the model's default) as the model requests it."""
+    if spec.data_kind is None:
+        return None, None
+    data = data or spec.default_data
+    if data is None:
+        raise ConfigError(f"model {spec.name!r} needs --data (it trains on {spec.data_kind})")
+    dataset_spec, source = registry.resolve_data(data, spec.data_kind)
+    dataset = dataset_spec.load(source, spec.data_request(config))
+    return dataset, data
+
+
+def train(
+    model_name: str,
+    *,
+    data: str | None = None,
+    overrides: dict[str, str] | None = None,
+    epochs: int | None = None,
+    runs_root: str | Path = "runs",
+    run_id: str | None = None,
+    seed: int | None = None,
+    registry: Registry | None = None,
+    verbose: int | str = "auto",
+) -> RunResult:
+    """Train a fresh run of ``model_name``. See the module docstring for what is written."""
+    registry = registry or get_registry()
+    spec = registry.model(model_name)
+    overrides = dict(overrides or {})
+    if seed is not None:
+        overrides.setdefault("seed", str(seed))
+    config = build_config(spec.config_class, overrides)
+    total_epochs = epochs if epochs is not None else getattr(config, "epochs", 1)
+    if total_epochs < 1:
+        raise ConfigError(f"--epochs must be at least 1, got {total_epochs}")
+    run_seed = int(getattr(config, "seed", seed or 0))
+    seed_everything(run_seed)
+    dataset, data_name = load_data(registry, spec, data, config)
+    data_info = spec.describe_data(config, dataset)
+
+    run_dir = Path(runs_root) / spec.name / (run_id or new_run_id())
+    if run_dir.exists():
+        raise TrainingError(f"run directory {run_dir} already exists")
+    run_dir.mkdir(parents=True)
+    atomic_write_json(run_dir / "config.json", {
+        "model": spec.name,
+        "plugin": spec.plugin,
+        "plugin_version": spec.plugin_version,
+        "config": config_to_json(config),
+        "data": data_name,
+        "seed": run_seed,
+        "epochs": total_epochs,
+    })
+    atomic_write_json(run_dir / "data.json", data_info)
+    atomic_write_json(run_dir / "state.json", {"epochs_done": 0, "status": "running"})
+    try:
+        model = spec.build(config, data_info)
+        result = _fit(spec, model, config, dataset, data_info, run_dir, 0, total_epochs, verbose)
+    except BaseException:
+        if not (run_dir / CHECKPOINT).exists():
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
+    return result
+
+
+def resume(run_dir: str | Path, *, epochs: int | None = None, registry: Registry | None = None,
+           verbose: int | str = "auto") -> RunResult:
+    """Continue an interrupted (or finished, with more ``epochs``) run from its last checkpoint."""
+    registry = registry or get_registry()
+    run_dir = Path(run_dir)
+    record = read_run(run_dir)
+    spec = registry.model(record["model"])
+    config = build_config(spec.config_class, record["config"])
+    state = json.loads((run_dir / "state.json").read_text())
+    done = int(state.get("epochs_done", 0))
+    total = epochs if epochs is not None else int(record.get("epochs", done))
+    if total <= done:
+        raise TrainingError(f"{run_dir} already has {done} epochs; ask for more with --epochs N (N > {done})")
+    seed_everything(int(record.get("seed", 0)) + done)
+    dataset, _ = load_data(registry, spec, record.get("data"), config)
+    data_info = json.loads((run_dir / "data.json").read_text())
+    model = spec.build(config, data_info)
+    fit = spec.fit_data(config, dataset, data_info)
+    _prime_optimizers(model, fit)
+    load_checkpoint(model, run_dir)
+    record["epochs"] = total
+    atomic_write_json(run_dir / "config.json", record)
+    return _fit(spec, model, config, dataset, data_info, run_dir, done, total, verbose, fit=fit)
+
+
+def read_run(run_dir: str | Path) -> dict[str, Any]:
+    """Read a run directory's ``config.json``, with errors that say what is wrong."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise TrainingError(f"{run_dir}: no such run directory")
+    path = run_dir / "config.json"
+    try:
+        record = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise TrainingError(f"{run_dir}: not a run directory (no config.json)") from None
+    except json.JSONDecodeError as exc:
+        raise TrainingError(f"{path}: corrupt ({exc})") from None
+    for key in ("model", "config"):
+        if key not in record:
+            raise TrainingError(f"{path}: missing {key!r}")
+    if not (run_dir / "data.json").is_file():
+        raise TrainingError(f"{run_dir}: missing data.json")
+    return record
+
+
+def load_checkpoint(model: Any, run_dir: Path) -> None:
+    """Load ``checkpoint.keras`` into a freshly built model, turning Keras errors into one line."""
+    path = run_dir / CHECKPOINT
+    if not path.is_file():
+        raise TrainingError(f"{run_dir}: no checkpoint ({CHECKPOINT} is missing; did the first epoch finish?)")
+    try:
+        with warnings.catch_warnings():
+            # Export loads into a model without a built optimizer; its state is not needed there.
+            warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+            model.load_weights(str(path))
+    except Exception as exc:  # zip errors, h5 errors, shape mismatches: all mean "bad checkpoint"
+        raise TrainingError(f"{path}: cannot load checkpoint ({type(exc).__name__}: {str(exc)[:200]})") from None
+
+
+def _prime_optimizers(model: Any, fit: Any) -> None:
+    """Run one step on one batch so every optimizer variable exists before the checkpoint loads
+    over it (loading then restores weights *and* optimizer state exactly)."""
+    import numpy as np
+
+    x = fit.x
+    if hasattr(x, "take"):  # tf.data.Dataset
+        batch = next(iter(x.take(1)))
+        model.train_on_batch(*batch) if isinstance(batch, tuple) else model.train_on_batch(batch)
+        return
+    n = min(len(x), fit.batch_size or 32)
+    xb = x[:n] if not isinstance(x, (list, tuple)) else [np.asarray(part[:n]) for part in x]
+    yb = None if fit.y is None else (fit.y[:n] if not isinstance(fit.y, (list, tuple)) else [p[:n] for p in fit.y])
+    model.train_on_batch(xb, yb)
+
+
+def _fit(spec: ModelSpec, model: Any, config: Any, dataset: Dataset | None, data_info: dict[str, Any],
+         run_dir: Path, initial_epoch: int, epochs: int, verbose: int | str, fit: Any = None) -> RunResult:
+    keras = import_keras()
+    fit = fit or spec.fit_data(config, dataset, data_info)
+    guard = _CheckpointAndNaNGuard(run_dir, initial_epoch)
+    callbacks = [guard, *spec.callbacks(model, config, data_info, run_dir)]
+    if verbose == "auto":
+        verbose = 1 if sys.stdout.isatty() else 2
+    keras_history = model.fit(
+        fit.x, fit.y,
+        batch_size=fit.batch_size if not hasattr(fit.x, "take") else None,
+        epochs=epochs,
+        initial_epoch=initial_epoch,
+        validation_data=fit.validation,
+        shuffle=fit.shuffle,
+        callbacks=callbacks,
+        verbose=verbose,
+    )
+    del keras_history, keras
+    if guard.nan_detail is not None:
+        atomic_write_json(run_dir / "state.json", {"epochs_done": guard.epochs_done, "status": "stopped-nan"})
+        if guard.epochs_done == 0:
+            shutil.rmtree(run_dir, ignore_errors=True)
+            raise TrainingError(f"training stopped: {guard.nan_detail} before the first epoch finished; nothing was kept")
+        raise TrainingError(
+            f"training stopped: {guard.nan_detail}; the last good checkpoint (epoch {guard.epochs_done}) "
+            f"is kept in {run_dir}"
+        )
+    metrics = spec.evaluate(model, config, dataset, data_info) if dataset is not None or spec.data_kind is None else {}
+    atomic_write_json(run_dir / "metrics.json", metrics)
+    atomic_write_json(run_dir / "state.json", {"epochs_done": guard.epochs_done, "status": "finished"})
+    return RunResult(run_dir=run_dir, epochs_done=guard.epochs_done, metrics=metrics, history=guard.history)
+
+
+class _CheckpointAndNaNGuard:
+    """Saves a checkpoint after every clean epoch and stops at the first non-finite loss.
+
+    Written as a duck-typed Keras callback so this module imports without TensorFlow.
+    """
+
+    def __init__(self, run_dir: Path, initial_epoch: int) -> None:
+        self.run_dir = run_dir
+        self.epochs_done = initial_epoch
+        self.nan_detail: str | None = None
+        history_path = run_dir / "history.json"
+        self.history: dict[str, list[float]] = (
+            json.loads(history_path.read_text()) if history_path.is_file() else {}
+        )
+        self.model: Any = None
+        self.params: dict[str, Any] = {}
+
+    # Keras callback protocol -------------------------------------------------------------------
+    def set_model(self, model: Any) -> None:
+        self.model = model
+
+    def set_params(self, params: dict[str, Any]) -> None:
+        self.params = params
+
+    def _check(self, logs: dict[str, Any] | None, where: str) -> bool:
+        for key, value in (logs or {}).items():
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                continue
+            if not math.isfinite(number):
+                self.nan_detail = f"{key} became {number} at {where}"
+                self.model.stop_training = True
+                return False
+        return True
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        if self.nan_detail is None:
+            self._check(logs, f"epoch {self.epochs_done + 1}, batch {batch + 1}")
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        if self.nan_detail is not None or not self._check(logs, f"the end of epoch {epoch + 1}"):
+            return
+        if not _weights_finite(self.model):
+            self.nan_detail = f"the weights became non-finite in epoch {epoch + 1}"
+            self.model.stop_training = True
+            return
+        tmp = self.run_dir / ".checkpoint.tmp.keras"
+        self.model.save(str(tmp))
+        os.replace(tmp, self.run_dir / CHECKPOINT)
+        for key, value in (logs or {}).items():
+            try:
+                self.history.setdefault(key, []).append(float(value))
+            except (TypeError, ValueError):
+                pass
+        self.epochs_done = epoch + 1
+        atomic_write_json(self.run_dir / "history.json", self.history)
+        atomic_write_json(self.run_dir / "state.json", {"epochs_done": self.epochs_done, "status": "running"})
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("on_"):
+            return lambda *args, **kwargs: None
+        raise AttributeError(name)
+
+
+def _weights_finite(model: Any) -> bool:
+    import numpy as np
+
+    return all(np.isfinite(np.asarray(w)).all() for w in model.get_weights())
