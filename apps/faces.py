@@ -1,0 +1,140 @@
+"""Face match tab: detect faces in an uploaded or webcam photo, draw boxes and landmarks, list
+each face's top-3 gallery matches with a percentage; enroll a person from a few photos.
+
+The shipped demo gallery is shared read-only; enrolling copies it into the visitor's session
+(``gr.State``), so one visitor's enrolments are never shown to another and vanish with the tab.
+"""
+
+from __future__ import annotations
+
+import copy
+from functools import partial
+from typing import Any
+
+import gradio as gr
+from PIL import Image
+
+from apps.limits import DEFAULT, LimitError, Limits
+from apps.models import ModelStore
+from apps.ui import guarded, image_from_payload, unavailable
+
+TASKS = ("face-detector", "face-embedder")
+TOP = 3
+HEADERS = ["face", "rank", "name", "similarity", "match %"]
+
+
+def _gallery_class() -> Any:
+    from toolkit.runtime.faces.gallery import Gallery
+
+    return Gallery
+
+
+def recognizer(store: ModelStore, gallery: Any = None) -> Any:
+    """A FaceRecognizer over the shared sessions and ``gallery`` (the shipped one by default)."""
+    from toolkit.runtime.faces.recognizer import FaceRecognizer
+
+    detector, embedder = store.first("face-detector"), store.first("face-embedder")
+    if detector is None or embedder is None:
+        raise LimitError(store.missing("Face match", TASKS).split("\n")[0].replace("**", ""))
+    gallery = gallery if gallery is not None else store.gallery
+    if gallery is None:
+        gallery = _gallery_class()()
+    return FaceRecognizer(detector, embedder, gallery)
+
+
+def match(store: ModelStore, photo: Any, gallery: Any = None, *, limits: Limits = DEFAULT
+          ) -> tuple[Image.Image, list[list[Any]], str]:
+    """(photo with faces drawn, table of top-3 matches per face, one-line summary)."""
+    from toolkit.runtime.faces.recognizer import draw_faces
+
+    image = image_from_payload(photo, limits, what="photo")
+    if image is None:
+        raise LimitError("please upload a photo or take one with the webcam first")
+    image = image.convert("RGB")
+    found = recognizer(store, gallery).match(image, k=TOP)
+    rows = [[index, rank, m.name, round(float(m.similarity), 3), round(float(m.percent), 1)]
+            for index, face_match in enumerate(found, 1)
+            for rank, m in enumerate(face_match.matches, 1)]
+    if not found:
+        summary = "No face found in this photo."
+    else:
+        best = [fm.matches[0].name for fm in found if fm.matches]
+        summary = f"{len(found)} face(s) found; best match: {', '.join(best) or 'none'}."
+    return draw_faces(image, found), rows, summary
+
+
+def enroll(store: ModelStore, name: str, files: list[Any] | None, gallery: Any = None,
+           *, limits: Limits = DEFAULT) -> tuple[Any, str]:
+    """Add ``name`` from a few photos to this session's copy of the gallery; returns (gallery, message)."""
+    name = limits.name(name)
+    files = [f for f in (files or []) if f is not None]
+    if not files:
+        raise LimitError("please add one or more photos of the person")
+    if len(files) > limits.max_enroll_photos:
+        raise LimitError(f"{len(files)} photos given; the limit is {limits.max_enroll_photos}")
+    images = [image_from_payload(f, limits, what="photo").convert("RGB") for f in files]
+    if gallery is None:  # first enrolment of this session: copy the shared gallery
+        gallery = copy.deepcopy(store.gallery) if store.gallery is not None else _gallery_class()()
+    if name not in gallery.names and len(gallery.names) >= limits.max_gallery_people:
+        raise LimitError(f"the gallery already holds {len(gallery.names)} people; the limit is {limits.max_gallery_people}")
+    recognizer(store, gallery).enroll(name, images)
+    return gallery, f"Enrolled **{name}** from {len(images)} photo(s); this session's gallery has {len(gallery.names)} people."
+
+
+def reset(store: ModelStore) -> tuple[None, str]:
+    return None, _people(store, None)
+
+
+def _people(store: ModelStore, gallery: Any) -> str:
+    gallery = gallery if gallery is not None else store.gallery
+    names = list(gallery.names) if gallery is not None else []
+    if not names:
+        return "The gallery is empty: enroll someone below."
+    shown = ", ".join(names[:30]) + (f" … (+{len(names) - 30})" if len(names) > 30 else "")
+    return f"Gallery: {len(names)} people — {shown}"
+
+
+def render(store: ModelStore, limits: Limits = DEFAULT) -> None:
+    if store.first("face-detector") is None or store.first("face-embedder") is None:
+        unavailable(store.missing("Face match", TASKS))
+        return
+    gallery = gr.State(None)  # this session's copy once it enrolls someone
+    with gr.Row():
+        with gr.Column():
+            photo = gr.Image(label="Photo", type="filepath", image_mode=None,
+                             sources=["upload", "webcam", "clipboard"], height=320, elem_id="faces-photo")
+            button = gr.Button("Find faces", variant="primary", elem_id="faces-button")
+        with gr.Column():
+            drawn = gr.Image(label="Detected faces", type="pil", format="png", elem_id="faces-drawn")
+    summary = gr.Markdown(elem_id="faces-summary")
+    table = gr.Dataframe(headers=HEADERS, datatype=["number", "number", "str", "number", "number"],
+                         label="Top-3 matches per face", interactive=False, elem_id="faces-table")
+    people = gr.Markdown(_people(store, None))
+    button.click(guarded(partial(match, store, limits=limits)), [photo, gallery], [drawn, table, summary],
+                 api_name="match", preprocess=False)
+
+    with gr.Accordion("Enroll a person (this session only)", open=False):
+        name = gr.Textbox(label="Name", max_length=limits.max_name_chars, elem_id="faces-name")
+        files = gr.File(label=f"Photos (1-{limits.max_enroll_photos})", file_count="multiple",
+                        file_types=["image"], type="filepath", elem_id="faces-files")
+        with gr.Row():
+            enroll_button = gr.Button("Enroll", elem_id="faces-enroll")
+            reset_button = gr.Button("Reset to the demo gallery")
+        message = gr.Markdown()
+        enroll_button.click(guarded(partial(enroll, store, limits=limits)), [name, files, gallery],
+                            [gallery, message], api_name="enroll").then(
+            partial(_people, store), gallery, people, api_visibility="private")
+        reset_button.click(partial(reset, store), None, [gallery, people], api_visibility="private")
+
+
+def build(store: ModelStore, limits: Limits = DEFAULT) -> gr.Blocks:
+    with gr.Blocks(title="onnxkit — Face match") as demo:
+        gr.Markdown("## Face match\nFaces are detected, aligned, embedded and compared with a small gallery — all in onnxruntime.")
+        render(store, limits)
+    return demo
+
+
+if __name__ == "__main__":
+    from apps.serve import main
+
+    raise SystemExit(main(build, description="onnxkit Face match demo"))

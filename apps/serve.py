@@ -1,0 +1,71 @@
+"""Command line and launch settings shared by the combined app and each single-capability app.
+
+One place decides the queue (bounded concurrency, bounded waiting line), the upload size limit
+Gradio itself enforces, and where the models come from, so ``python -m apps`` and
+``python -m apps.generate`` behave alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+
+from apps.limits import DEFAULT, Limits
+
+#: Requests run at once per event (the machine has few cores; more would only thrash).
+DEFAULT_CONCURRENCY = 2
+#: Requests allowed to wait; beyond it Gradio answers "queue is full" at once.
+DEFAULT_QUEUE_SIZE = 64
+
+log = logging.getLogger("apps")
+
+
+def parse_args(argv: Sequence[str] | None, description: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--exported", metavar="DIR", default=None,
+                        help="directory of exports (default: $ONNXKIT_EXPORTED, else ./exported)")
+    parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+                        help="address to listen on (default 127.0.0.1; $GRADIO_SERVER_NAME)")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
+                        help="port (default 7860; $GRADIO_SERVER_PORT)")
+    parser.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY,
+                        help=f"requests served at once per event (default {DEFAULT_CONCURRENCY})")
+    parser.add_argument("--queue-size", type=int, default=DEFAULT_QUEUE_SIZE,
+                        help=f"requests allowed to wait (default {DEFAULT_QUEUE_SIZE})")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="onnxruntime threads per session (default: $ONNXKIT_THREADS or all cores)")
+    args = parser.parse_args(argv)
+    if args.concurrency < 1 or args.queue_size < 1:
+        parser.error("--concurrency and --queue-size must be at least 1")
+    return args
+
+
+def queue(demo, *, concurrency: int = DEFAULT_CONCURRENCY, queue_size: int = DEFAULT_QUEUE_SIZE):
+    """Bounded concurrency and a bounded queue: the app degrades by waiting, then by refusing."""
+    return demo.queue(default_concurrency_limit=concurrency, max_size=queue_size)
+
+
+def launch(demo, *, host: str, port: int, limits: Limits = DEFAULT, **kwargs):
+    return demo.launch(server_name=host, server_port=port, max_file_size=limits.max_upload_bytes,
+                       footer_links=["api"], **kwargs)
+
+
+def main(build: Callable[..., object], argv: Sequence[str] | None = None, *, description: str) -> int:
+    """Parse arguments, open the models once, build the Blocks with ``build(store)``, serve."""
+    started = time.perf_counter()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
+    args = parse_args(argv, description)
+    from apps.models import ModelStore
+
+    store = ModelStore(args.exported, threads=args.threads)
+    log.info("%s", store.summary())
+    demo = build(store)
+    queue(demo, concurrency=args.concurrency, queue_size=args.queue_size)
+    log.info("app built in %.2f s after start; serving on http://%s:%d", time.perf_counter() - started,
+             args.host, args.port)
+    launch(demo, host=args.host, port=args.port)
+    return 0

@@ -1,0 +1,176 @@
+"""Glue between Gradio and the pipelines: error messages instead of tracebacks, image in/out.
+
+Image inputs arrive *unprocessed* (events use ``preprocess=False``): Gradio would otherwise decode
+uploads itself and answer a non-image or a decompression bomb with a generic error. Here every
+upload goes through :func:`toolkit.images.open_image` and :class:`apps.limits.Limits` first.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import inspect
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import numpy as np
+from PIL import Image
+
+from apps.limits import Limits, LimitError
+from toolkit.errors import OnnxkitError
+from toolkit.images import make_grid, open_image, to_pil
+
+log = logging.getLogger("apps")
+
+
+def _as_gr_error(exc: BaseException) -> gr.Error:
+    if isinstance(exc, gr.Error):
+        return exc
+    if isinstance(exc, OnnxkitError):
+        return gr.Error(str(exc))
+    log.exception("request failed")
+    return gr.Error(f"Something went wrong on the server ({type(exc).__name__}); the error was logged.")
+
+
+def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Run a handler; a user's mistake becomes a ``gr.Error`` pop-up with its message, a bug a
+    short apology (with the traceback in the server log), never a traceback in the page.
+    Works for plain and generator (streaming) handlers."""
+    if inspect.isgeneratorfunction(fn):
+        @functools.wraps(fn)
+        def stream(*args: Any, **kwargs: Any) -> Any:
+            try:
+                yield from fn(*args, **kwargs)
+            except Exception as exc:
+                raise _as_gr_error(exc) from None
+        return stream
+
+    @functools.wraps(fn)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except Exception as exc:
+            raise _as_gr_error(exc) from None
+    return call
+
+
+# -- image inputs -------------------------------------------------------------------------------
+def _from_data_url(url: str, limits: Limits) -> bytes:
+    head, _, data = url.partition(",")
+    if ";base64" not in head:
+        raise LimitError("unsupported image data (expected a base64 data URL)")
+    if len(data) * 3 // 4 > limits.max_upload_bytes:
+        raise LimitError(f"the image is larger than {limits.max_upload_bytes / 2**20:.0f} MB")
+    try:
+        return base64.b64decode(data, validate=False)
+    except ValueError:
+        raise LimitError("the image data is not valid base64") from None
+
+
+def _open_path(path: str | Path, limits: Limits) -> Image.Image:
+    limits.upload(path)
+    return open_image(path, max_pixels=limits.max_image_pixels)
+
+
+def image_from_payload(payload: Any, limits: Limits, *, what: str = "image") -> Image.Image | None:
+    """Decode what an image-like component sent (unprocessed) into a checked PIL image.
+
+    Accepts Gradio's file data (``{"path": ..., "url": ...}``), a sketchpad's editor data (its
+    ``composite``), a path, a PIL image or an array. Returns None when nothing was given.
+    """
+    if payload is None:
+        return None
+    if isinstance(payload, dict):
+        if "composite" in payload or "layers" in payload:  # Sketchpad / ImageEditor
+            return image_from_payload(payload.get("composite"), limits, what=what)
+        path, url = payload.get("path"), payload.get("url") or ""
+        if path:
+            return _open_path(path, limits)
+        if url.startswith("data:"):
+            return open_image(_from_data_url(url, limits), max_pixels=limits.max_image_pixels)
+        return None
+    if isinstance(payload, (str, Path)):
+        return _open_path(payload, limits)
+    if isinstance(payload, Image.Image):
+        limits.pixels(payload.width, payload.height)
+        return payload
+    if isinstance(payload, np.ndarray):
+        if payload.ndim not in (2, 3) or payload.size == 0:
+            raise LimitError(f"the {what} has an unusable shape {payload.shape}")
+        limits.pixels(payload.shape[1], payload.shape[0])
+        array = payload if payload.dtype == np.uint8 else (np.clip(payload, 0, 1) * 255).astype(np.uint8)
+        return Image.fromarray(array)
+    raise LimitError(f"unsupported {what} input ({type(payload).__name__})")
+
+
+def require_image(payload: Any, limits: Limits, *, what: str = "image", hint: str = "") -> Image.Image:
+    image = image_from_payload(payload, limits, what=what)
+    if image is None:
+        raise LimitError(hint or f"please give an {what} first")
+    return image
+
+
+def is_blank(image: Image.Image) -> bool:
+    """True for an empty drawing: one flat colour, or fully transparent."""
+    if image.mode in ("RGBA", "LA") and image.getchannel("A").getextrema()[1] == 0:
+        return True
+    low, high = image.convert("L").getextrema()
+    return high - low < 8
+
+
+def flatten(image: Image.Image) -> Image.Image:
+    """Greyscale, with any transparency composited on white (a sketchpad's strokes sit on a
+    transparent canvas; the pipelines then see dark ink on light paper and invert as they need)."""
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        image = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
+    return image.convert("L")
+
+
+def as_batch(array: np.ndarray) -> np.ndarray:
+    """A pipeline's ``prepare`` may give one image ``[H, W, C]`` or a batch; always return a batch."""
+    array = np.asarray(array, dtype=np.float32)
+    return array[None] if array.ndim == 3 else array
+
+
+# -- digit inputs -------------------------------------------------------------------------------
+def digit_image(sketch: Any, upload: Any, limits: Limits, which: str = "digit") -> Image.Image:
+    """The upload if there is one, else the drawing; a clear error when both are empty."""
+    image = image_from_payload(upload, limits, what=which)
+    if image is None:
+        image = image_from_payload(sketch, limits, what=which)
+        if image is None or is_blank(image):
+            raise LimitError(f"please draw or upload the {which} first")
+    return flatten(image)
+
+
+def sketchpad(label: str, elem_id: str) -> gr.Sketchpad:
+    """A square canvas with a thick black pen: digits drawn here look like MNIST once prepared."""
+    return gr.Sketchpad(label=label, type="numpy", image_mode="RGBA", canvas_size=(280, 280),
+                        brush=gr.Brush(default_size=18, colors=["#000000"], color_mode="fixed"),
+                        height=320, elem_id=elem_id)
+
+
+def upload_image(label: str) -> gr.Image:
+    """An upload box whose file reaches the handler undecoded (events use preprocess=False)."""
+    return gr.Image(label=label, type="filepath", image_mode=None, sources=["upload", "clipboard"], height=160)
+
+
+# -- image outputs ------------------------------------------------------------------------------
+def show(images: np.ndarray, columns: int | None = None, *, min_width: int = 256, max_scale: int = 8) -> Image.Image:
+    """A [N, H, W, C] batch in [0, 1] as one tiled picture, enlarged (nearest neighbour, so small
+    28x28 samples stay crisp) to be at least ``min_width`` pixels wide."""
+    grid = make_grid(images, columns=columns, padding=1, pad_value=1.0)
+    picture = to_pil(grid)
+    scale = max(1, min(max_scale, -(-min_width // picture.width)))
+    if scale > 1:
+        picture = picture.resize((picture.width * scale, picture.height * scale), Image.Resampling.NEAREST)
+    return picture
+
+
+def unavailable(message: str) -> gr.Markdown:
+    """The block a tab shows in place of its controls when its models are absent."""
+    return gr.Markdown(message, elem_classes=["onnxkit-unavailable"])
