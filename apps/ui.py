@@ -115,9 +115,7 @@ def require_image(payload: Any, limits: Limits, *, what: str = "image", hint: st
 
 def is_blank(image: Image.Image) -> bool:
     """True for an empty drawing: one flat colour, or fully transparent."""
-    if image.mode in ("RGBA", "LA") and image.getchannel("A").getextrema()[1] == 0:
-        return True
-    low, high = image.convert("L").getextrema()
+    low, high = flatten(image).getextrema()
     return high - low < 8
 
 

@@ -1,0 +1,82 @@
+"""Cold start of the combined demo: process start -> first served sample, model load included.
+
+Starts ``python -m apps`` on a free 127.0.0.1 port, then requests one sample from the first image
+generator as soon as the port accepts connections; the clock runs from just before the process is
+spawned to the moment the sample's PNG is back. Repeats ``--runs`` times and prints each run, the
+median, and the app's own log line on how long opening the models took.
+
+    .venv/bin/python benchmarks/bench_cold_start.py [--exported DIR] [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import local_server  # noqa: E402
+
+from toolkit.manifest import read_manifest  # noqa: E402
+
+TARGET_S = 3.0
+
+
+def first_generator(exported: Path) -> tuple[str, list]:
+    """(export name, request data) for one sample from the first image generator found."""
+    for path in sorted(p for p in exported.iterdir() if (p / "manifest.json").is_file()):
+        task = read_manifest(path, verify_hashes=False).task
+        if task in ("image-generator", "conditional-generator"):
+            return path.name, [path.name, 1, 0, "every class in turn", []]
+    raise SystemExit(f"no image generator export in {exported}: nothing to sample")
+
+
+def one_run(exported: Path, log: Path) -> tuple[float, float, str]:
+    name, data = first_generator(exported)
+    port = local_server.free_port()
+    command = [local_server.python(), "-m", "apps", "--exported", str(exported), "--port", str(port)]
+    start = time.perf_counter()
+    process = local_server.start(command, port, log_path=log)
+    try:
+        while True:
+            if process.poll() is not None:
+                raise SystemExit(f"app exited early:\n{log.read_text()[-3000:]}")
+            try:
+                result = local_server.call(port, "generate", data, timeout=60)
+                break
+            except (ConnectionError, OSError):
+                time.sleep(0.01)
+            except RuntimeError as exc:
+                raise SystemExit(str(exc))
+        first_sample = time.perf_counter() - start
+        assert result and result[0], "no image came back"
+    finally:
+        local_server.stop(process)
+    text = log.read_text(errors="replace")
+    loaded = re.search(r"export\(s\) from .* in ([0-9.]+) s", text)
+    return first_sample, float(loaded.group(1)) if loaded else float("nan"), name
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--exported", type=Path, default=local_server.ROOT / "exported")
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    times = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for run in range(1, args.runs + 1):
+            total, models, name = one_run(args.exported, Path(tmp) / f"run{run}.log")
+            times.append(total)
+            print(f"run {run}: first sample from {name} after {total:.2f} s (models opened in {models:.2f} s)")
+    median = statistics.median(times)
+    print(f"cold start (process start -> first served sample), median of {len(times)}: {median:.2f} s "
+          f"(target < {TARGET_S:.0f} s: {'met' if median < TARGET_S else 'NOT met'})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
