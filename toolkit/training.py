@@ -179,7 +179,7 @@ def _prime_optimizers(model: Any, fit: Any) -> None:
     import numpy as np
 
     x = fit.x
-    if hasattr(x, "take"):  # tf.data.Dataset
+    if _is_tf_dataset(x):
         batch = next(iter(x.take(1)))
         model.train_on_batch(*batch) if isinstance(batch, tuple) else model.train_on_batch(batch)
         return
@@ -199,7 +199,7 @@ def _fit(spec: ModelSpec, model: Any, config: Any, dataset: Dataset | None, data
         verbose = 1 if sys.stdout.isatty() else 2
     keras_history = model.fit(
         fit.x, fit.y,
-        batch_size=fit.batch_size if not hasattr(fit.x, "take") else None,
+        batch_size=None if _is_tf_dataset(fit.x) else fit.batch_size,
         epochs=epochs,
         initial_epoch=initial_epoch,
         validation_data=fit.validation,
@@ -221,6 +221,11 @@ def _fit(spec: ModelSpec, model: Any, config: Any, dataset: Dataset | None, data
     atomic_write_json(run_dir / "metrics.json", metrics)
     atomic_write_json(run_dir / "state.json", {"epochs_done": guard.epochs_done, "status": "finished"})
     return RunResult(run_dir=run_dir, epochs_done=guard.epochs_done, metrics=metrics, history=guard.history)
+
+
+def _is_tf_dataset(x: Any) -> bool:
+    """A ``tf.data.Dataset`` (numpy arrays also have ``take``, so check the type, not the method)."""
+    return hasattr(x, "take") and hasattr(x, "element_spec")
 
 
 class _CheckpointAndNaNGuard:
