@@ -123,19 +123,24 @@ def _check_gallery(path: Path) -> None:
         raise InputError(f"{path}: neither an export directory (no {MANIFEST_NAME}) nor a face gallery ({exc})") from None
 
 
-def _versions(gpu: bool) -> dict[str, str]:
-    import gradio  # noqa: F401  (its version is the Space's sdk_version)
-    import numpy
-    import onnxruntime
-    import PIL
-    import pluggy
+def _installed(*names: str) -> str:
+    for name in names:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    raise InputError(f"{names[0]} is not installed here: cannot pin its version for the Space")
 
+
+def _versions(gpu: bool) -> dict[str, str]:
+    """Pins for requirements.txt: the versions this checkout runs and tests with (read from the
+    installed distributions' metadata, without importing them)."""
     return {
-        "gradio": metadata.version("gradio"),
-        "onnxruntime-gpu" if gpu else "onnxruntime": onnxruntime.__version__,
-        "numpy": numpy.__version__,
-        "pillow": PIL.__version__,
-        "pluggy": pluggy.__version__,
+        "gradio": _installed("gradio"),  # also the Space's sdk_version
+        "onnxruntime-gpu" if gpu else "onnxruntime": _installed("onnxruntime", "onnxruntime-gpu"),
+        "numpy": _installed("numpy"),
+        "pillow": _installed("pillow", "Pillow"),
+        "pluggy": _installed("pluggy"),
     }
 
 
@@ -204,7 +209,7 @@ def _readme(title: str, versions: dict[str, str], manifests: list, gallery: Path
         "",
         f"# {title}",
         "",
-        "Models trained with Keras, exported to ONNX by [onnxkit](https://github.com/) and served here by",
+        "Models trained with Keras, exported to ONNX by onnxkit and served here by",
         "onnxruntime alone — this Space installs no TensorFlow. Built with `onnxkit space build`.",
         "",
         "| export | task | description |",
