@@ -3,6 +3,7 @@ text into the page as it is generated (a generator handler: Gradio sends each yi
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from functools import partial
 
@@ -13,6 +14,8 @@ from apps.models import ModelStore
 from apps.ui import guarded, unavailable
 
 TASKS = ("text-generator",)
+#: Least time between two updates of the streamed text (characters come faster than a page redraws).
+STREAM_INTERVAL_S = 0.05
 
 
 def _sampling(limits: Limits, temperature: float | None, length: float | None, top_p: float | None,
@@ -31,12 +34,15 @@ def write(store: ModelStore, model: str, prompt: str, temperature: float = 0.8, 
     pipeline = store.get(model, TASKS)
     prompt = limits.prompt(prompt)
     options = _sampling(limits, temperature, length, top_p, seed)
-    text = ""
+    text, sent, last = "", -1, 0.0
     for piece in pipeline.stream(prompt, **options):
         text += piece
+        now = time.monotonic()
+        if now - last >= STREAM_INTERVAL_S:  # one page update per interval, not per character
+            yield prompt + text
+            sent, last = len(text), now
+    if sent != len(text):
         yield prompt + text
-    if not text:
-        yield prompt
 
 
 def render(store: ModelStore, limits: Limits = DEFAULT) -> None:
