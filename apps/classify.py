@@ -24,7 +24,7 @@ def classify(store: ModelStore, model: str, sketch: Any, upload: Any = None,
     ids, probabilities = pipeline.predict(batch, k=TOP)
     names = pipeline.label_names
     top = {str(names[int(i)]): float(p) for i, p in zip(ids[0], probabilities[0])}
-    return top, show(batch, min_width=112)
+    return top, show(batch, min_width=140)
 
 
 def render(store: ModelStore, limits: Limits = DEFAULT) -> None:
@@ -40,7 +40,7 @@ def render(store: ModelStore, limits: Limits = DEFAULT) -> None:
             upload = upload_image("…or upload one")
         with gr.Column():
             result = gr.Label(num_top_classes=TOP, label="Top 3", elem_id="classify-output")
-            seen = gr.Image(label="What the model sees", type="pil", format="png", height=140)
+            seen = gr.Image(label="What the model sees", type="pil", format="png", height=200)
     button = gr.Button("Classify", variant="primary", elem_id="classify-button")
     button.click(guarded(partial(classify, store, limits=limits)), [model, sketch, upload],
                  [result, seen], api_name="classify", preprocess=False)

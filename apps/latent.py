@@ -69,8 +69,8 @@ def render(store: ModelStore, limits: Limits = DEFAULT) -> None:
             upload_a = upload_image("…or upload one (A)")
         with gr.Column():
             seen = gr.Image(label="What the model sees", type="pil", format="png")
-            rebuilt = gr.Image(label="Reconstruction", type="pil", format="png")
-    button = gr.Button("Reconstruct", variant="primary")
+            rebuilt = gr.Image(label="Reconstruction", type="pil", format="png", elem_id="latent-output")
+    button = gr.Button("Reconstruct", variant="primary", elem_id="latent-button")
     button.click(guarded(partial(reconstruct, store, limits=limits)), [model, sketch_a, upload_a],
                  [seen, rebuilt], api_name="reconstruct", preprocess=False)
 

@@ -58,6 +58,7 @@ def main(build: Callable[..., object], argv: Sequence[str] | None = None, *, des
     """Parse arguments, open the models once, build the Blocks with ``build(store)``, serve."""
     started = time.perf_counter()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # Gradio's own start-up probes
     args = parse_args(argv, description)
     from apps.models import ModelStore
 

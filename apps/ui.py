@@ -149,7 +149,7 @@ def sketchpad(label: str, elem_id: str) -> gr.Sketchpad:
     """A square canvas with a thick black pen: digits drawn here look like MNIST once prepared."""
     return gr.Sketchpad(label=label, type="numpy", image_mode="RGBA", canvas_size=(280, 280),
                         brush=gr.Brush(default_size=18, colors=["#000000"], color_mode="fixed"),
-                        height=320, elem_id=elem_id)
+                        height=320, layers=False, elem_id=elem_id)
 
 
 def upload_image(label: str) -> gr.Image:
