@@ -1,5 +1,8 @@
-"""``python -m apps``: the combined demo (what ``make demo`` starts)."""
+"""``python -m apps``: the combined demo (what ``make demo`` starts).
 
-from apps.app import main
+Imports no Gradio itself: ``apps.serve`` opens the models while ``apps.app`` (and Gradio) load.
+"""
 
-raise SystemExit(main())
+from apps.serve import main
+
+raise SystemExit(main("apps.app:build", description="onnxkit combined demo (all tabs)"))

@@ -165,6 +165,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))  # the vendored toolkit/ and apps/ win over anything installed
 os.environ.setdefault("ONNXKIT_EXPORTED", str(HERE / "exported"))
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 from apps.app import build  # noqa: E402
 from apps.models import ModelStore  # noqa: E402

@@ -1,7 +1,8 @@
 """Cold start of the combined demo: process start -> first served sample, model load included.
 
 Starts ``python -m apps`` on a free 127.0.0.1 port, then requests one sample from the first image
-generator as soon as the port accepts connections; the clock runs from just before the process is
+generator (or, if none is shipped, 20 characters from the language model) as soon as the port
+accepts connections; the clock runs from just before the process is
 spawned to the moment the sample's PNG is back. Repeats ``--runs`` times and prints each run, the
 median, and the app's own log line on how long opening the models took.
 
@@ -26,17 +27,22 @@ from toolkit.manifest import read_manifest  # noqa: E402
 TARGET_S = 3.0
 
 
-def first_generator(exported: Path) -> tuple[str, list]:
-    """(export name, request data) for one sample from the first image generator found."""
+def first_request(exported: Path) -> tuple[str, str, list]:
+    """(export name, endpoint, request data) for one sample: from the first image generator, or
+    (when none is shipped) a short text from the language model, or a classification."""
+    by_task: dict[str, str] = {}
     for path in sorted(p for p in exported.iterdir() if (p / "manifest.json").is_file()):
-        task = read_manifest(path, verify_hashes=False).task
-        if task in ("image-generator", "conditional-generator"):
-            return path.name, [path.name, 1, 0, "every class in turn", []]
-    raise SystemExit(f"no image generator export in {exported}: nothing to sample")
+        by_task.setdefault(read_manifest(path, verify_hashes=False).task, path.name)
+    for task in ("image-generator", "conditional-generator"):
+        if task in by_task:
+            return by_task[task], "generate", [by_task[task], 1, 0, "every class in turn", []]
+    if "text-generator" in by_task:
+        return by_task["text-generator"], "write", [by_task["text-generator"], "The ", 0.8, 20, 1.0, 0]
+    raise SystemExit(f"no image generator or text generator export in {exported}: nothing to sample")
 
 
 def one_run(exported: Path, log: Path) -> tuple[float, float, str]:
-    name, data = first_generator(exported)
+    name, endpoint, data = first_request(exported)
     port = local_server.free_port()
     command = [local_server.python(), "-m", "apps", "--exported", str(exported), "--port", str(port)]
     start = time.perf_counter()
@@ -46,19 +52,19 @@ def one_run(exported: Path, log: Path) -> tuple[float, float, str]:
             if process.poll() is not None:
                 raise SystemExit(f"app exited early:\n{log.read_text()[-3000:]}")
             try:
-                result = local_server.call(port, "generate", data, timeout=60)
+                result = local_server.call(port, endpoint, data, timeout=60)
                 break
             except (ConnectionError, OSError):
                 time.sleep(0.01)
             except RuntimeError as exc:
                 raise SystemExit(str(exc))
         first_sample = time.perf_counter() - start
-        assert result and result[0], "no image came back"
+        assert result and result[0], "no sample came back"
     finally:
         local_server.stop(process)
     text = log.read_text(errors="replace")
     loaded = re.search(r"export\(s\) from .* in ([0-9.]+) s", text)
-    return first_sample, float(loaded.group(1)) if loaded else float("nan"), name
+    return first_sample, float(loaded.group(1)) if loaded else float("nan"), f"{name} (/{endpoint})"
 
 
 def main() -> int:
