@@ -7,11 +7,11 @@ The shipped demo gallery is shared read-only; enrolling copies it into the visit
 
 from __future__ import annotations
 
-import copy
 from functools import partial
 from typing import Any
 
 import gradio as gr
+import numpy as np
 from PIL import Image
 
 from apps.limits import DEFAULT, LimitError, Limits
@@ -23,10 +23,19 @@ TOP = 3
 HEADERS = ["face", "rank", "name", "similarity", "match %"]
 
 
-def _gallery_class() -> Any:
+def session_copy(store: ModelStore) -> Any:
+    """A private, writable copy of the shipped gallery (an empty one if none was shipped)."""
     from toolkit.runtime.faces.gallery import Gallery
 
-    return Gallery
+    shared = store.gallery
+    if shared is None:
+        embedder = store.first("face-embedder")
+        return Gallery(embedder.dim)
+    mine = Gallery(shared.dim, exact_limit=shared.exact_limit, info=dict(shared.info))
+    labels = np.asarray(shared.labels)
+    for name in shared.names:
+        mine.add(name, shared.vectors[labels == name])
+    return mine
 
 
 def recognizer(store: ModelStore, gallery: Any = None) -> Any:
@@ -35,11 +44,8 @@ def recognizer(store: ModelStore, gallery: Any = None) -> Any:
 
     detector, embedder = store.first("face-detector"), store.first("face-embedder")
     if detector is None or embedder is None:
-        raise LimitError(store.missing("Face match", TASKS).split("\n")[0].replace("**", ""))
-    gallery = gallery if gallery is not None else store.gallery
-    if gallery is None:
-        gallery = _gallery_class()()
-    return FaceRecognizer(detector, embedder, gallery)
+        raise LimitError("Face match: the face detector or embedder export is not available here")
+    return FaceRecognizer(detector, embedder, gallery if gallery is not None else store.gallery)
 
 
 def match(store: ModelStore, photo: Any, gallery: Any = None, *, limits: Limits = DEFAULT
@@ -51,7 +57,12 @@ def match(store: ModelStore, photo: Any, gallery: Any = None, *, limits: Limits 
     if image is None:
         raise LimitError("please upload a photo or take one with the webcam first")
     image = image.convert("RGB")
-    found = recognizer(store, gallery).match(image, k=TOP)
+    faces_recognizer = recognizer(store, gallery)
+    if len(faces_recognizer.gallery) == 0:  # nobody to match against: still show the detections
+        faces = faces_recognizer.detector.detect(image)
+        return (draw_faces(image, faces), [],
+                f"{len(faces)} face(s) found; the gallery is empty — enroll someone below to match against.")
+    found = faces_recognizer.match(image, k=TOP)
     rows = [[index, rank, m.name, round(float(m.similarity), 3), round(float(m.percent), 1)]
             for index, face_match in enumerate(found, 1)
             for rank, m in enumerate(face_match.matches, 1)]
@@ -73,12 +84,12 @@ def enroll(store: ModelStore, name: str, files: list[Any] | None, gallery: Any =
     if len(files) > limits.max_enroll_photos:
         raise LimitError(f"{len(files)} photos given; the limit is {limits.max_enroll_photos}")
     images = [image_from_payload(f, limits, what="photo").convert("RGB") for f in files]
-    if gallery is None:  # first enrolment of this session: copy the shared gallery
-        gallery = copy.deepcopy(store.gallery) if store.gallery is not None else _gallery_class()()
-    if name not in gallery.names and len(gallery.names) >= limits.max_gallery_people:
-        raise LimitError(f"the gallery already holds {len(gallery.names)} people; the limit is {limits.max_gallery_people}")
-    recognizer(store, gallery).enroll(name, images)
-    return gallery, f"Enrolled **{name}** from {len(images)} photo(s); this session's gallery has {len(gallery.names)} people."
+    mine = session_copy(store) if gallery is None else gallery  # first enrolment: copy the shared one
+    if name not in mine.names and len(mine.names) >= limits.max_gallery_people:
+        raise LimitError(f"the gallery already holds {len(mine.names)} people; the limit is {limits.max_gallery_people}")
+    enrolled = recognizer(store, mine).enroll(name, images)
+    return mine, (f"Enrolled **{name}** from {enrolled} of {len(images)} photo(s); this session's gallery "
+                  f"has {len(mine.names)} people.")
 
 
 def reset(store: ModelStore) -> tuple[None, str]:
