@@ -86,3 +86,22 @@ def test_evaluate_generated_defaults_and_errors(real: np.ndarray) -> None:
         frechet.evaluate_generated(real[:100], SHIPPED, reference=real[:100], n=100)
     with pytest.raises(InputError, match=r"\[N, 28, 28, 1\]"):
         frechet.evaluate_generated(np.zeros((800, 32, 32, 1), np.float32), SHIPPED)
+
+
+def test_metric_and_digit_pipelines_need_no_tensorflow() -> None:
+    """The GAN side scores samples from the serving side: no TensorFlow, Keras or tf2onnx imported."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np\n"
+        "import toolkit.metrics.frechet as f, toolkit.runtime.tasks.autoencoder, toolkit.cli.commands.digits_cmds\n"
+        f"r = f.evaluate_generated(np.random.default_rng(0).random((100, 28, 28, 1), dtype=np.float32), "
+        f"{str(SHIPPED)!r}, n=100)\n"
+        "assert r['frechet'] > r['baseline'] > 0\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'tf2onnx'))\n"
+        "assert not bad, bad[:5]\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            cwd=Path(__file__).resolve().parent.parent)
+    assert result.returncode == 0, result.stderr[-2000:]
