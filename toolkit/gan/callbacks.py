@@ -28,19 +28,20 @@ class ModeCollapseWarning(UserWarning):
 class SampleGrid(keras.callbacks.Callback):
     """After each epoch: write ``samples/epoch_NNN.png`` from a fixed z (the same images every epoch,
     so progress is visible), record the diversity ratio in ``samples/diversity.json`` and warn when it
-    falls below ``threshold``.
+    falls below ``threshold`` (from epoch ``warmup + 1`` on: a fresh generator's images all look alike).
 
     ``sample`` maps the fixed inputs to images in [0, 1] (it hides conditional vs unconditional).
     """
 
     def __init__(self, sample: Callable[[], np.ndarray], out_dir: Path, reference_diversity: float,
-                 threshold: float, columns: int | None = None) -> None:
+                 threshold: float, columns: int | None = None, warmup: int = 0) -> None:
         super().__init__()
         self.sample = sample
         self.out_dir = Path(out_dir)
         self.reference = reference_diversity
         self.threshold = threshold
         self.columns = columns
+        self.warmup = warmup
         self.ratios: dict[str, float] = {}
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
@@ -55,7 +56,7 @@ class SampleGrid(keras.callbacks.Callback):
         self.ratios[str(epoch + 1)] = round(ratio, 4)
         atomic_write_json(self.out_dir / "diversity.json",
                           {"reference": self.reference, "threshold": self.threshold, "ratio_by_epoch": self.ratios})
-        if ratio < self.threshold:
+        if ratio < self.threshold and epoch + 1 > self.warmup:
             message = (f"epoch {epoch + 1}: sample diversity is {ratio:.2f} of the data's (below "
                        f"{self.threshold:g}); the generator may be collapsing to a few modes — see "
                        f"{self.out_dir}")

@@ -26,6 +26,9 @@ class GANConfig:
     collapse_threshold: float = field(
         default=0.25, metadata={"help": "warn when sample diversity falls below this fraction of the data's",
                                 "min": 0.0, "max": 1.0})
+    collapse_after: int = field(
+        default=3, metadata={"help": "epochs before the collapse warning is armed (untrained generators are "
+                                     "uniform, which is not a collapse)", "min": 0})
 
     def __post_init__(self) -> None:
         from toolkit.gan.networks import upsampling_plan

@@ -139,7 +139,7 @@ class GANSpec(ModelSpec):
         inputs = self.fixed_inputs(config, data_info, config.grid_samples, seed=config.seed + 12345)
         return [SampleGrid(lambda: self.generate(model, inputs), run_dir / "samples",
                            reference_diversity=float(data_info["reference_diversity"]),
-                           threshold=config.collapse_threshold,
+                           threshold=config.collapse_threshold, warmup=config.collapse_after,
                            columns=self.grid_columns(config.grid_samples, data_info))]
 
     def evaluate(self, model: Any, config: GANConfig, data: Dataset | None, data_info: dict[str, Any]) -> dict[str, Any]:
