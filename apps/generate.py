@@ -62,7 +62,7 @@ def interpolation_strip(store: ModelStore, model: str, seed_a: float | None, see
     if labels is not None and not pipeline.multi_label:
         labels = [labels[0]] * steps  # one class along the whole walk: only the style changes
     images = pipeline.interpolate(z0, z1, steps, method=method, labels=labels)
-    return show(images, columns=steps)
+    return show(images, columns=steps, min_width=640)
 
 
 def latent_grid(store: ModelStore, model: str, seed: float | None, rows: float, columns: float,

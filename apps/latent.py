@@ -39,12 +39,13 @@ def walk(store: ModelStore, model: str, sketch_a: Any, upload_a: Any, sketch_b: 
         images = pipeline.interpolate_distributions(a, b, steps, seed=limits.seed(seed))
     else:
         images = pipeline.interpolate(a, b, steps, method=method)
-    return show(images, columns=steps)
+    return show(images, columns=steps, min_width=640)
 
 
 def grid(store: ModelStore, model: str, rows: float, columns: float, span: float, dim_x: float, dim_y: float,
          *, limits: Limits = DEFAULT) -> Image.Image:
-    """Decode a rows x columns grid over latent dimensions (dim_x, dim_y) in [-span, span]."""
+    """Decode a rows x columns grid over two latent dimensions (ranked by use: 0 is the most used),
+    ``span`` standard deviations each side of the centre of the codes."""
     pipeline = store.get(model, TASKS)
     rows, columns = limits.grid_side("rows", rows), limits.grid_side("columns", columns)
     top = pipeline.latent_dim - 1
@@ -53,7 +54,7 @@ def grid(store: ModelStore, model: str, rows: float, columns: float, span: float
         raise LimitError("choose two different latent dimensions")
     if span is None or not 0 < float(span) <= 5:
         raise LimitError(f"span must be in (0, 5], got {span}")
-    return show(pipeline.latent_grid(rows, columns, span=float(span), dims=dims, seed=0), columns=columns)
+    return show(pipeline.latent_grid(rows, columns, span=float(span), dims=dims), columns=columns)
 
 
 def render(store: ModelStore, limits: Limits = DEFAULT) -> None:
@@ -94,8 +95,8 @@ def render(store: ModelStore, limits: Limits = DEFAULT) -> None:
             rows = gr.Slider(2, limits.max_grid_side, value=8, step=1, label="Rows")
             columns = gr.Slider(2, limits.max_grid_side, value=8, step=1, label="Columns")
             span = gr.Slider(0.5, 5, value=2.0, step=0.5, label="Span (±)")
-            dim_x = gr.Number(0, precision=0, minimum=0, maximum=latent - 1, label="x dimension")
-            dim_y = gr.Number(1, precision=0, minimum=0, maximum=latent - 1, label="y dimension")
+            dim_x = gr.Number(0, precision=0, minimum=0, maximum=latent - 1, label="x: latent dimension (0 = most used)")
+            dim_y = gr.Number(1, precision=0, minimum=0, maximum=latent - 1, label="y: latent dimension (by use)")
         grid_image = gr.Image(label="Decoded grid", type="pil", format="png")
         inputs = [model, rows, columns, span, dim_x, dim_y]
         grid_fn = guarded(partial(grid, store, limits=limits))
