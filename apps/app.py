@@ -42,9 +42,3 @@ def build(store: ModelStore, limits: Limits = DEFAULT, *, hide_unavailable: bool
                 with gr.Tab(label, id=module.__name__.rsplit(".", 1)[-1]):
                     module.render(store, limits)
     return demo
-
-
-def main(argv: list[str] | None = None) -> int:
-    from apps.serve import main as serve
-
-    return serve(build, argv, description="onnxkit combined demo (all tabs)")

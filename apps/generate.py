@@ -47,7 +47,7 @@ def sample_images(store: ModelStore, model: str, n: float, seed: float | None, l
     pipeline = store.get(model, TASKS)
     n, seed = limits.samples(n), limits.seed(seed)
     images = pipeline.sample(n, seed=seed, labels=_labels(pipeline, n, label, attributes))
-    return show(images, columns=min(n, 8))
+    return show(images, columns=min(n, 8), min_width=512)
 
 
 def interpolation_strip(store: ModelStore, model: str, seed_a: float | None, seed_b: float | None, steps: float,
@@ -127,7 +127,7 @@ def render(store: ModelStore, limits: Limits = DEFAULT) -> None:
             steps = gr.Slider(2, limits.max_steps, value=8, step=1, label="Steps")
             method = gr.Radio(["spherical", "linear"], value="spherical", label="Path")
         strip_button = gr.Button("Interpolate")
-        strip = gr.Image(label="Interpolation", type="pil", format="png")
+        strip = gr.Image(label="Interpolation", type="pil", format="png", elem_id="generate-strip")
         strip_button.click(guarded(partial(interpolation_strip, store, limits=limits)),
                            [model, seed_a, seed_b, steps, method, label, attributes], strip, api_name="interpolate")
 

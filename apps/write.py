@@ -53,7 +53,7 @@ def render(store: ModelStore, limits: Limits = DEFAULT) -> None:
     names = list(models)
     with gr.Row():
         model = gr.Dropdown(names, value=names[0], label="Language model", elem_id="write-model")
-        seed = gr.Number(None, precision=0, minimum=0, label="Seed (empty: random)", elem_id="write-seed")
+        seed = gr.Number(0, precision=0, minimum=0, label="Seed", elem_id="write-seed")
     prompt = gr.Textbox(label=f"Prompt (up to {limits.max_prompt_chars} characters)", lines=3,
                         max_length=limits.max_prompt_chars, value="The ", elem_id="write-prompt")
     with gr.Row():

@@ -22,7 +22,7 @@ import local_server  # noqa: E402
 CHROMIUM = os.environ.get("ONNXKIT_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-EXPORTED = ROOT / "exported"
+EXPORTED = Path(os.environ.get("ONNXKIT_EXPORTED") or ROOT / "exported")
 TIMEOUT_MS = 60_000
 
 
@@ -113,6 +113,8 @@ def test_generate_shows_samples(page, shots):
     page.locator("#generate-button").click()
     image = wait_for_image(page, "generate-output")
     assert image.evaluate("i => i.naturalWidth") >= 256
+    page.get_by_role("button", name="Interpolate").click()
+    wait_for_image(page, "generate-strip")
     page.screenshot(path=str(shots / "demo-generate.png"), full_page=True)
 
 
