@@ -47,7 +47,9 @@ def sample_images(store: ModelStore, model: str, n: float, seed: float | None, l
     pipeline = store.get(model, TASKS)
     n, seed = limits.samples(n), limits.seed(seed)
     images = pipeline.sample(n, seed=seed, labels=_labels(pipeline, n, label, attributes))
-    return show(images, columns=min(n, 8), min_width=512)
+    cycling = pipeline.conditional and not pipeline.multi_label and label in (None, "", EVERY_CLASS)
+    columns = len(pipeline.label_names) if cycling and len(pipeline.label_names) <= 12 else 8
+    return show(images, columns=min(n, columns), min_width=512)
 
 
 def interpolation_strip(store: ModelStore, model: str, seed_a: float | None, seed_b: float | None, steps: float,

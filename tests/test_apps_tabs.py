@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
@@ -14,7 +16,7 @@ from conftest import ROOT
 
 @pytest.fixture(scope="module")
 def store() -> ModelStore:
-    return ModelStore(ROOT / "exported")
+    return ModelStore(os.environ.get("ONNXKIT_EXPORTED") or ROOT / "exported")
 
 
 def one(store: ModelStore, *tasks: str) -> str:
