@@ -12,6 +12,7 @@ median, and the app's own log line on how long opening the models took.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import statistics
 import sys
@@ -41,7 +42,20 @@ def first_request(exported: Path) -> tuple[str, str, list]:
     raise SystemExit(f"no image generator or text generator export in {exported}: nothing to sample")
 
 
-def one_run(exported: Path, log: Path) -> tuple[float, float, str]:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds the process has used so far (Linux /proc; NaN elsewhere).
+
+    On a busy shared machine the wall clock mostly measures waiting for a core; the app's own CPU
+    time is what its start-up costs, and close to the wall time it takes on an idle machine.
+    """
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+
+
+def one_run(exported: Path, log: Path) -> tuple[float, float, float, str]:
     name, endpoint, data = first_request(exported)
     port = local_server.free_port()
     command = [local_server.python(), "-m", "apps", "--exported", str(exported), "--port", str(port)]
@@ -59,12 +73,13 @@ def one_run(exported: Path, log: Path) -> tuple[float, float, str]:
             except RuntimeError as exc:
                 raise SystemExit(str(exc))
         first_sample = time.perf_counter() - start
+        cpu = cpu_seconds(process.pid)
         assert result and result[0], "no sample came back"
     finally:
         local_server.stop(process)
     text = log.read_text(errors="replace")
     loaded = re.search(r"export\(s\) from .* in ([0-9.]+) s", text)
-    return first_sample, float(loaded.group(1)) if loaded else float("nan"), f"{name} (/{endpoint})"
+    return first_sample, cpu, float(loaded.group(1)) if loaded else float("nan"), f"{name} (/{endpoint})"
 
 
 def main() -> int:
@@ -72,15 +87,19 @@ def main() -> int:
     parser.add_argument("--exported", type=Path, default=local_server.ROOT / "exported")
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    times = []
+    times, cpus = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for run in range(1, args.runs + 1):
-            total, models, name = one_run(args.exported, Path(tmp) / f"run{run}.log")
+            total, cpu, models, name = one_run(args.exported, Path(tmp) / f"run{run}.log")
             times.append(total)
-            print(f"run {run}: first sample from {name} after {total:.2f} s (models opened in {models:.2f} s)")
-    median = statistics.median(times)
-    print(f"cold start (process start -> first served sample), median of {len(times)}: {median:.2f} s "
-          f"(target < {TARGET_S:.0f} s: {'met' if median < TARGET_S else 'NOT met'})")
+            cpus.append(cpu)
+            print(f"run {run}: first sample from {name} after {total:.2f} s wall, {cpu:.2f} s CPU of the app "
+                  f"process (models opened in {models:.2f} s)")
+    median, cpu = statistics.median(times), statistics.median(cpus)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"cold start (process start -> first served sample), median of {len(times)}: {median:.2f} s wall, "
+          f"{cpu:.2f} s CPU; {os.cpu_count()} cores, load average {load:.1f} "
+          f"(target < {TARGET_S:.0f} s: {'met' if median < TARGET_S else 'NOT met'} on the wall clock)")
     return 0
 
 

@@ -51,3 +51,18 @@ def test_store_on_an_empty_directory_serves_nothing_but_builds_every_tab(tmp_pat
     text = " ".join(str(getattr(block, "value", "")) for block in demo.blocks.values())
     assert text.count("model not available") == 5  # one note per tab, no crash
     assert "onnxkit export" in text
+
+
+@pytest.mark.filterwarnings("ignore:.*found in sys.modules:RuntimeWarning")  # runpy re-running an imported module
+@pytest.mark.parametrize("module", ["apps", "apps.generate", "apps.latent", "apps.classify", "apps.write", "apps.faces"])
+def test_each_app_runs_on_its_own(module, monkeypatch, capsys):
+    """``python -m apps[.NAME] --help`` works: each capability is its own program, with the shared options."""
+    import runpy
+
+    monkeypatch.setattr("sys.argv", [module, "--help"])
+    with pytest.raises(SystemExit) as exit_info:
+        runpy.run_module(module, run_name="__main__", alter_sys=False)
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    for option in ("--exported", "--port", "--concurrency", "--queue-size"):
+        assert option in out
