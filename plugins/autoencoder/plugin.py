@@ -28,7 +28,7 @@ class AutoencoderConfig:
     latent_dim: int = field(default=32, metadata={"help": "code size", "min": 1})
     learning_rate: float = field(default=2e-3, metadata={"min": 0.0})
     epochs: int = field(default=150, metadata={"min": 1})
-    batch_size: int = field(default=64, metadata={"min": 1})
+    batch_size: int = field(default=32, metadata={"min": 1})
     limit: int | None = field(default=None, metadata={"help": "use at most this many training images"})
     seed: int = 0
 

@@ -32,7 +32,7 @@ class ClassifierConfig:
                                                      "max": 0.3})
     learning_rate: float = field(default=2e-3, metadata={"min": 0.0})
     epochs: int = field(default=30, metadata={"min": 1})
-    batch_size: int = field(default=64, metadata={"min": 1})
+    batch_size: int = field(default=32, metadata={"min": 1})
     limit: int | None = field(default=None, metadata={"help": "use at most this many training images"})
     seed: int = 0
 

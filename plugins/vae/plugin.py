@@ -31,7 +31,7 @@ class VAEConfig:
     beta: float = field(default=1.0, metadata={"help": "weight of the KL term", "min": 0.0})
     learning_rate: float = field(default=1e-3, metadata={"min": 0.0})
     epochs: int = field(default=60, metadata={"min": 1})
-    batch_size: int = field(default=64, metadata={"min": 1})
+    batch_size: int = field(default=32, metadata={"min": 1})
     limit: int | None = field(default=None, metadata={"help": "use at most this many training images"})
     seed: int = 0
 
