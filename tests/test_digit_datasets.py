@@ -114,3 +114,31 @@ def test_mnist_directory_problems(tmp_path: Path) -> None:
     write_idx(bad / "train-labels-idx1-ubyte", np.full(30, 12))
     with pytest.raises(DatasetError, match="label 12 is out of range"):
         get_registry().dataset("mnist").load(str(bad), DataRequest())
+
+
+class _FakeKeras:
+    """Stands in for keras (no TensorFlow import, no network) to test the keras.datasets path."""
+
+    def __init__(self, load_data) -> None:
+        self.datasets = type("datasets", (), {})()
+        self.datasets.mnist = type("m", (), {"load_data": staticmethod(load_data)})()
+        self.datasets.fashion_mnist = self.datasets.mnist
+
+
+def test_mnist_without_path_uses_keras_datasets(monkeypatch: pytest.MonkeyPatch) -> None:
+    import toolkit.tf_setup
+
+    rng = np.random.default_rng(0)
+    arrays = ((rng.integers(0, 256, (20, 28, 28), dtype=np.uint8), np.arange(20) % 10),
+              (rng.integers(0, 256, (5, 28, 28), dtype=np.uint8), np.arange(5)))
+    monkeypatch.setattr(toolkit.tf_setup, "import_keras", lambda: _FakeKeras(lambda: arrays))
+    data = get_registry().dataset("mnist").load(None, DataRequest(limit=8))
+    assert data.source == "keras.datasets.mnist" and data.x_train.shape == (8, 28, 28, 1)
+    np.testing.assert_allclose(data.x_test[..., 0], arrays[1][0] / 255.0, atol=1e-6)
+
+    def offline():
+        raise OSError("URL fetch failure: no network")
+
+    monkeypatch.setattr(toolkit.tf_setup, "import_keras", lambda: _FakeKeras(offline))
+    with pytest.raises(DatasetError, match=r"keras.datasets could not load it .*--data fashion_mnist:DIR"):
+        get_registry().dataset("fashion_mnist").load(None, DataRequest())
