@@ -121,6 +121,8 @@ def test_prepare_accepts_drawings_and_rejects_junk(vae, test_images: np.ndarray)
         vae.prepare(np.zeros((2, 3, 4, 5)))
     with pytest.raises(InputError, match=r"\[0, 1\]"):
         vae.prepare(np.full((10, 10), 7.0))
+    with pytest.raises(InputError, match="expected uint8, or float"):
+        vae.prepare(np.zeros((10, 10), np.int64))
     with pytest.raises(InputError, match="not an image"):
         vae.prepare(b"not a png")
 

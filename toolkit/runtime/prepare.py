@@ -41,8 +41,8 @@ def to_grey(image: Any) -> np.ndarray:
         raise InputError(f"expected an image array [H, W] or [H, W, 1|3|4], got shape {image.shape}")
     elif array.dtype == np.uint8:
         array = array.astype(np.float32) / 255.0
-    if array.dtype.kind not in "fui" or array.dtype.kind == "u" and array.dtype != np.uint8:
-        raise InputError(f"image array has dtype {image.dtype}; expected uint8 or float in [0, 1]")
+    if array.dtype.kind != "f":
+        raise InputError(f"image array has dtype {image.dtype}; expected uint8, or float in [0, 1]")
     array = np.asarray(array, np.float32)
     if array.size == 0:
         raise InputError("image is empty (0 pixels)")
