@@ -179,7 +179,7 @@ def _prime_optimizers(model: Any, fit: Any) -> None:
     import numpy as np
 
     x = fit.x
-    if hasattr(x, "take"):  # tf.data.Dataset
+    if _is_tf_dataset(x):
         batch = next(iter(x.take(1)))
         model.train_on_batch(*batch) if isinstance(batch, tuple) else model.train_on_batch(batch)
         return
@@ -199,7 +199,7 @@ def _fit(spec: ModelSpec, model: Any, config: Any, dataset: Dataset | None, data
         verbose = 1 if sys.stdout.isatty() else 2
     keras_history = model.fit(
         fit.x, fit.y,
-        batch_size=fit.batch_size if not hasattr(fit.x, "take") else None,
+        batch_size=None if _is_tf_dataset(fit.x) else fit.batch_size,
         epochs=epochs,
         initial_epoch=initial_epoch,
         validation_data=fit.validation,
@@ -292,3 +292,8 @@ def _weights_finite(model: Any) -> bool:
     import numpy as np
 
     return all(np.isfinite(np.asarray(w)).all() for w in model.get_weights())
+
+
+def _is_tf_dataset(x: Any) -> bool:
+    """A ``tf.data.Dataset`` (batches itself) rather than arrays (numpy arrays also have ``take``)."""
+    return hasattr(x, "element_spec")
