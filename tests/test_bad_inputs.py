@@ -12,7 +12,13 @@ import pytest
 
 from tests.conftest import run_cli
 from toolkit import runtime
-from toolkit.errors import ExportError, InputError, ManifestError, ModelFileError, TrainingError
+from toolkit.errors import (
+    ExportError,
+    InputError,
+    ManifestError,
+    ModelFileError,
+    TrainingError,
+)
 from toolkit.fsutil import sha256_file
 
 pytestmark = pytest.mark.slow

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.slow
 
 def test_plain_onnxruntime_example_runs(toy_export, tmp_path):
     readme = (ROOT / "README.md").read_text()
-    block = re.search(r"<!-- plain-onnxruntime -->\n```python\n(.*?)```", readme, re.S)
+    block = re.search(r"<!-- plain-onnxruntime -->\n```python\n(.*?)```", readme, re.DOTALL)
     assert block, "README lost its plain-onnxruntime example"
     code = block.group(1)
     assert "toolkit" not in code  # it must need nothing but onnxruntime and numpy

@@ -12,7 +12,14 @@ import numpy as np
 
 from toolkit.errors import DatasetError
 from toolkit.hookspecs import hookimpl
-from toolkit.spec import DataRequest, Dataset, DatasetSpec, ExportSpec, FitData, ModelSpec
+from toolkit.spec import (
+    DataRequest,
+    Dataset,
+    DatasetSpec,
+    ExportSpec,
+    FitData,
+    ModelSpec,
+)
 from toolkit.tensors import TensorInfo
 
 FEATURES = 4
