@@ -1,0 +1,1 @@
+"""Character-level GRU text generator (``char-rnn``)."""
