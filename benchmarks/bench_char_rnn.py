@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from toolkit.tf_setup import import_keras  # noqa: E402
 
 VOCAB = 100
+BLOCK = 100
 
 
 def ort_session(proto_or_path, threads: int | None = None):
@@ -43,21 +44,22 @@ def ort_session(proto_or_path, threads: int | None = None):
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     if threads:
         options.intra_op_num_threads = threads
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     source = proto_or_path.SerializeToString() if hasattr(proto_or_path, "SerializeToString") else str(proto_or_path)
     return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
 
 
-def time_steps(step, batch: int, steps: int, units: int) -> np.ndarray:
-    """Seconds per step for ``steps`` steps of ``step(tokens, state) -> (logits, state)``."""
-    token = np.zeros(batch, np.int64)
-    state = np.zeros((batch, units), np.float32)
+def time_steps(step, batch: int, steps: int, carried=None):
+    """Per-step seconds of ``steps`` steps of ``step(tokens, state) -> (logits, state)`` and the
+    (token, state) to continue from. Each step feeds back the argmax of its logits."""
+    token, state = carried
     times = np.empty(steps)
     for i in range(steps):
         start = time.perf_counter()
         logits, state = step(token, state)
         token = np.asarray(logits).argmax(axis=1).astype(np.int64)
         times[i] = time.perf_counter() - start
-    return times
+    return times, (token, state)
 
 
 def main() -> None:
@@ -66,6 +68,7 @@ def main() -> None:
     parser.add_argument("--naive-steps", type=int, default=150, help="characters for the naive re-feeding runs")
     parser.add_argument("--embedding", type=int, default=256)
     parser.add_argument("--units", type=int, default=1024)
+    parser.add_argument("--threads", type=int, help="intra-op threads for onnxruntime and TensorFlow (default: theirs)")
     parser.add_argument("--quant-export", help="a shipped char-rnn export to measure int8 bits per character on")
     args = parser.parse_args()
 
@@ -78,6 +81,9 @@ def main() -> None:
     from toolkit.tensors import TensorInfo
 
     keras.utils.set_random_seed(0)
+    if args.threads:
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
     units = args.units
     model = build_model(VOCAB, args.embedding, units, 1)
     token_info = TensorInfo("token", (None,), "int64", (0, VOCAB - 1))
@@ -95,8 +101,8 @@ def main() -> None:
     print(f"reference size: embedding {args.embedding}, GRU {units}, vocab {VOCAB}; "
           f"step ops have a loop: {bool(set(step_ops) & {'Loop', 'Scan'})}; prime graph: {loop_ops}")
 
-    step_session = ort_session(step_file.proto)
-    loop_session = ort_session(loop_file.proto)
+    step_session = ort_session(step_file.proto, args.threads)
+    loop_session = ort_session(loop_file.proto, args.threads)
 
     def ort_step(token, state, session=step_session):
         logits, new_state = session.run(["logits", "new_state_0"], {"token": token, "state_0": state})
@@ -124,93 +130,135 @@ def main() -> None:
             times[i] = time.perf_counter() - start
         return times
 
+    # The machine is shared: methods are timed in interleaved blocks of BLOCK steps (each method's
+    # state carried from its previous block), so load spikes hit all of them alike; medians of
+    # per-step times are reported next to plain means.
     results: dict[str, dict[str, float]] = {}
     for batch in (1, 32):
-        steps = args.steps if batch == 1 else max(100, args.steps // 5)
-        naive_steps = args.naive_steps if batch == 1 else max(20, args.naive_steps // 3)
-        for name, fn in (("ort-step", ort_step), ("keras-step", keras_step)):
+        steps = args.steps if batch == 1 else max(BLOCK, args.steps // 5)
+        methods = {"ort-step": ort_step, "keras-step": keras_step}
+        carried = {}
+        times: dict[str, list[np.ndarray]] = {name: [] for name in methods}
+        for name, fn in methods.items():
             fn(np.zeros(batch, np.int64), np.zeros((batch, units), np.float32))  # warm up / trace
-            t = time_steps(fn, batch, steps, units)
-            results[f"{name} b{batch}"] = {"chars_per_s": batch * steps / t.sum(), "steps": steps,
-                                           "ms_first_100": 1e3 * t[:100].mean(), "ms_last_100": 1e3 * t[-100:].mean()}
+            carried[name] = (np.zeros(batch, np.int64), np.zeros((batch, units), np.float32))
+        for _ in range(steps // BLOCK):
+            for name, fn in methods.items():
+                block, carried[name] = time_steps(fn, batch, BLOCK, carried[name])
+                times[name].append(block)
+        for name in methods:
+            t = np.concatenate(times[name])
+            results[f"{name} b{batch}"] = {
+                "chars_per_s": batch * len(t) / t.sum(), "median_chars_per_s": batch / np.median(t),
+                "steps": len(t), "ms_median_first_100": 1e3 * np.median(t[:100]),
+                "ms_median_last_100": 1e3 * np.median(t[-100:])}
+        naive_steps = args.naive_steps if batch == 1 else max(20, args.naive_steps // 3)
         naive(batch, 2)  # trace
         t = naive(batch, naive_steps)
         k = max(1, naive_steps // 5)
-        results[f"naive-refeed b{batch}"] = {"chars_per_s": batch * naive_steps / t.sum(), "steps": naive_steps,
-                                             f"ms_first_{k}": 1e3 * t[:k].mean(), f"ms_last_{k}": 1e3 * t[-k:].mean()}
+        results[f"naive-refeed b{batch}"] = {"chars_per_s": batch * naive_steps / t.sum(),
+                                             "median_chars_per_s": batch / np.median(t), "steps": naive_steps,
+                                             f"ms_median_first_{k}": 1e3 * np.median(t[:k]),
+                                             f"ms_median_last_{k}": 1e3 * np.median(t[-k:])}
 
-    print("\ncharacters per second (higher is better); ms per step at the start and the end of the run")
+    print("\ncharacters per second (higher is better): mean over the run, and from the median step time;"
+          "\nmedian ms per step over the first and the last characters of the run")
     for name, row in results.items():
-        extras = "  ".join(f"{k} {v:.3f}" for k, v in row.items() if k.startswith("ms_"))
-        print(f"  {name:18s} {row['chars_per_s']:10.1f} chars/s over {row['steps']} steps   {extras}")
+        extras = "  ".join(f"{k[3:]} {v:.3f}" for k, v in row.items() if k.startswith("ms_"))
+        print(f"  {name:18s} {row['chars_per_s']:9.1f} chars/s (median {row['median_chars_per_s']:9.1f}) "
+              f"over {row['steps']} steps   {extras}")
     for batch in (1, 32):
-        ort_rate = results[f"ort-step b{batch}"]["chars_per_s"]
-        print(f"  batch {batch}: ort-step / keras-step = {ort_rate / results[f'keras-step b{batch}']['chars_per_s']:.2f}x, "
-              f"ort-step / naive-refeed ({results[f'naive-refeed b{batch}']['steps']} chars) = "
-              f"{ort_rate / results[f'naive-refeed b{batch}']['chars_per_s']:.1f}x")
+        ort_row, keras_row = results[f"ort-step b{batch}"], results[f"keras-step b{batch}"]
+        naive_row = results[f"naive-refeed b{batch}"]
+        print(f"  batch {batch}: ort-step / keras-step = {ort_row['chars_per_s'] / keras_row['chars_per_s']:.2f}x "
+              f"(medians {ort_row['median_chars_per_s'] / keras_row['median_chars_per_s']:.2f}x); "
+              f"ort-step / naive-refeed over {naive_row['steps']} chars = "
+              f"{ort_row['chars_per_s'] / naive_row['chars_per_s']:.1f}x")
     row = results["ort-step b1"]
-    print(f"  flatness (ort-step b1): chars 900-1000 cost {row['ms_last_100'] / row['ms_first_100']:.2f}x chars 0-100")
+    print(f"  flatness (ort-step b1, median step): chars {row['steps'] - 100}-{row['steps']} cost "
+          f"{row['ms_median_last_100'] / row['ms_median_first_100']:.2f}x chars 0-100")
 
     # Priming a prompt: one step per character vs one call of the Loop graph.
     prompt_len = 200
     prompt = rng.integers(0, VOCAB, size=(1, prompt_len)).astype(np.int64)
     zeros = np.zeros((1, units), np.float32)
     loop_session.run(None, {"tokens": prompt, "state_0": zeros})
-    start = time.perf_counter()
-    for _ in range(3):
+    loop_times, step_times = [], []
+    for _ in range(5):  # interleaved, medians: robust to load spikes on a shared machine
+        start = time.perf_counter()
         loop_out = loop_session.run(["logits", "new_state_0"], {"tokens": prompt, "state_0": zeros})
-    loop_s = (time.perf_counter() - start) / 3
-    start = time.perf_counter()
-    for _ in range(3):
+        loop_times.append(time.perf_counter() - start)
+        start = time.perf_counter()
         state = zeros
         for i in range(prompt_len):
             logits, state = ort_step(prompt[:, i], state)
-    stepped_s = (time.perf_counter() - start) / 3
+        step_times.append(time.perf_counter() - start)
+    loop_s, stepped_s = float(np.median(loop_times)), float(np.median(step_times))
     print(f"\npriming a {prompt_len}-char prompt (batch 1): ort-step x{prompt_len} {1e3 * stepped_s:.1f} ms, "
           f"ort Loop graph in one call {1e3 * loop_s:.1f} ms (Loop / step = {loop_s / stepped_s:.2f}x); "
           f"same result: max diff {np.abs(loop_out[0] - logits).max():.2g}")
 
     if args.quant_export:
-        quantisation(step_file.proto, ort_step, units, Path(args.quant_export))
+        quantisation(step_file.proto, units, Path(args.quant_export), args.threads)
 
 
-def quantisation(step_proto, ort_step, units: int, export: Path) -> None:
-    """int8 dynamic quantisation: speed at the reference size, bpc on the shipped model."""
+def compare_speed(sessions: dict, state_names: list[str], units: int, batch: int, rounds: int = 5) -> dict[str, float]:
+    """Interleaved blocks of BLOCK steps per session; chars/s from the median step time."""
+    def stepper(session):
+        outputs = ["logits", *("new_" + n for n in state_names)]
+
+        def run(token, state):
+            logits, *new = session.run(outputs, {"token": token, **dict(zip(state_names, state))})
+            return logits, new
+        return run
+
+    fns = {name: stepper(session) for name, session in sessions.items()}
+    zero = lambda: (np.zeros(batch, np.int64), [np.zeros((batch, units), np.float32) for _ in state_names])  # noqa: E731
+    carried = {name: zero() for name in fns}
+    times: dict[str, list[np.ndarray]] = {name: [] for name in fns}
+    for name, fn in fns.items():
+        time_steps(fn, batch, 5, zero())
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            block, carried[name] = time_steps(fn, batch, BLOCK, carried[name])
+            times[name].append(block)
+    return {name: batch / float(np.median(np.concatenate(t))) for name, t in times.items()}
+
+
+def quantisation(step_proto, units: int, export: Path, threads: int | None) -> None:
+    """int8 dynamic quantisation: speed at the reference and shipped sizes, bpc on the shipped model."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     from toolkit.datasets.text import load_pydoc
     from toolkit.spec import DataRequest
 
+    manifest = json.loads((export / "manifest.json").read_text())
+    info = manifest["info"]
     with tempfile.TemporaryDirectory() as tmp:
         fp32, int8 = Path(tmp) / "ref.onnx", Path(tmp) / "ref-int8.onnx"
         fp32.write_bytes(step_proto.SerializeToString())
         quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8)
-        q_session = ort_session(int8)
-
-        def q_step(token, state):
-            return tuple(q_session.run(["logits", "new_state_0"], {"token": token, "state_0": state}))
-
-        speeds = {}
-        for batch in (1, 32):
-            for name, fn in (("fp32", ort_step), ("int8", q_step)):
-                fn(np.zeros(batch, np.int64), np.zeros((batch, units), np.float32))
-                t = time_steps(fn, batch, 300, units)
-                speeds[(name, batch)] = batch * 300 / t.sum()
-            print(f"int8 dynamic quantisation, reference size, batch {batch}: fp32 {speeds[('fp32', batch)]:.0f} "
-                  f"chars/s, int8 {speeds[('int8', batch)]:.0f} chars/s ({speeds[('int8', batch)] / speeds[('fp32', batch)]:.2f}x)")
-
-        manifest = json.loads((export / "manifest.json").read_text())
-        vocabulary = manifest["info"]["vocabulary"]
         shipped_q = Path(tmp) / "shipped-int8.onnx"
         quantize_dynamic(str(export / "step.onnx"), str(shipped_q), weight_type=QuantType.QInt8)
+        print()
+        for label, pair, names, size in (
+            ("reference size", (fp32, int8), ["state_0"], units),
+            (f"shipped {export.name}", (export / "step.onnx", shipped_q), info["state_inputs"], info["units"]),
+        ):
+            for batch in (1, 32):
+                speed = compare_speed({"fp32": ort_session(pair[0], threads), "int8": ort_session(pair[1], threads)},
+                                      names, size, batch)
+                print(f"int8 dynamic quantisation, {label}, batch {batch}: fp32 {speed['fp32']:.0f} chars/s, "
+                      f"int8 {speed['int8']:.0f} chars/s ({speed['int8'] / speed['fp32']:.2f}x, median step)")
         text = load_pydoc(None, DataRequest()).x_test
-        index = {c: i for i, c in enumerate(vocabulary) if i != 0}
+        index = {c: i for i, c in enumerate(info["vocabulary"]) if i != 0}
         tokens = np.array([index.get(c, 0) for c in text], np.int64)
-        for name, path in (("fp32", export / "step.onnx"), ("int8", shipped_q)):
-            print(f"held-out bits per character of {export.name} ({name}): "
-                  f"{onnx_bits_per_character(ort_session(path), tokens, manifest['info']):.4f}")
-        size = shipped_q.stat().st_size
-        print(f"size: fp32 {(export / 'step.onnx').stat().st_size / 1e6:.2f} MB, int8 {size / 1e6:.2f} MB")
+        bpc = {name: onnx_bits_per_character(ort_session(path, threads), tokens, info)
+               for name, path in (("fp32", export / "step.onnx"), ("int8", shipped_q))}
+        print(f"held-out bits per character of {export.name}: fp32 {bpc['fp32']:.4f}, int8 {bpc['int8']:.4f} "
+              f"(int8 - fp32 = {bpc['int8'] - bpc['fp32']:+.4f})")
+        print(f"size: fp32 {(export / 'step.onnx').stat().st_size / 1e6:.2f} MB, "
+              f"int8 {shipped_q.stat().st_size / 1e6:.2f} MB")
 
 
 def onnx_bits_per_character(session, tokens: np.ndarray, info: dict, streams: int = 16) -> float:

@@ -71,10 +71,16 @@ def test_export_is_a_loop_free_step_with_vocabulary_and_rollout_parity(tiny_run:
     assert step["outputs"][0]["shape"] == [None, len(info["vocabulary"])]
     parity = manifest["metrics"]["parity"]
     assert parity["rollout_steps"] == 1000 and parity["rollout_max_abs_diff"] <= 1e-4
+    assert parity["prime_max_abs_diff"] <= 1e-4
+    prime = manifest["files"]["prime"]
+    assert [t["name"] for t in prime["inputs"]] == ["tokens", "state_0", "state_1"]
+    assert [t["name"] for t in prime["outputs"]] == [t["name"] for t in step["outputs"]]
     proto = onnx.load(str(export / "step.onnx"))
     ops = {node.op_type for node in proto.graph.node}
     assert not ops & {"Loop", "Scan", "GRU"}, ops
     assert "MatMul" in ops or "Gemm" in ops
+    prime_ops = {node.op_type for node in onnx.load(str(export / "prime.onnx")).graph.node}
+    assert "Loop" in prime_ops  # the whole-prompt file is the GRU layer as exported (priming only)
     meta = {p.key: p.value for p in proto.metadata_props}
     assert json.loads(meta["onnxkit.info"])["vocabulary"] == info["vocabulary"]
 
@@ -98,10 +104,13 @@ def test_runtime_logits_match_keras_over_a_long_prompt(tiny_run: tuple[Path, Pat
     ids = generator.encode(prompt)
     assert ids[-1] == 0
     keras_logits, keras_states = sequence(model, ids[None].astype("int32"), zero_states(model, 1))
-    logits, states = generator.prime(prompt)
-    assert np.abs(np.asarray(keras_logits)[0, -1] - logits[0]).max() <= 1e-4
-    for want, got in zip(keras_states, states):
-        assert np.abs(np.asarray(want) - got).max() <= 1e-4
+    for use_prime_file in (True, False):  # one Loop call, and stepping one character at a time
+        if not use_prime_file:
+            generator._prime = None
+        logits, states = generator.prime(prompt)
+        assert np.abs(np.asarray(keras_logits)[0, -1] - logits[0]).max() <= 1e-4
+        for want, got in zip(keras_states, states):
+            assert np.abs(np.asarray(want) - got).max() <= 1e-4
 
 
 @pytest.mark.slow

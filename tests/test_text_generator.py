@@ -67,7 +67,8 @@ def test_manifest_states_vocabulary_policy_and_quality(generator: TextGenerator)
     assert generator.manifest.metrics["parity"]["rollout_steps"] == 1000
     assert generator.manifest.metrics["parity"]["rollout_max_abs_diff"] <= 1e-4
     assert generator.manifest.metrics["test_bits_per_character"] < 2.5
-    assert (EXPORT / "step.onnx").stat().st_size < 5_000_000
+    assert generator.manifest.metrics["parity"]["prime_max_abs_diff"] <= 1e-4
+    assert sum(f.stat().st_size for f in EXPORT.iterdir()) < 6_000_000
 
 
 def test_held_out_bits_per_character_recomputed_with_onnxruntime(generator: TextGenerator) -> None:
@@ -115,21 +116,40 @@ def test_greedy_generation_equals_stepping_by_hand(generator: TextGenerator) -> 
 
 
 def test_each_character_costs_one_step(generator: TextGenerator, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Flat per-character cost: the prefix is fed once, then one batch-1 step per new character."""
-    calls: list[int] = []
-    original = generator._ort
+    """Flat per-character cost: the prompt is fed once (one prime call), then exactly one step per
+    new character, whatever the length so far."""
+    calls: list[tuple[str, tuple[int, ...]]] = []
 
     class Counting:
-        def run(self, names, feeds):
-            calls.append(len(feeds["token"]))
-            return original.run(names, feeds)
+        def __init__(self, name, session):
+            self.name, self.session = name, session
 
-    monkeypatch.setattr(generator, "_ort", Counting())
+        def run(self, names, feeds):
+            first = feeds.get("token", feeds.get("tokens"))
+            calls.append((self.name, first.shape))
+            return self.session.run(names, feeds)
+
+    monkeypatch.setattr(generator, "_ort", Counting("step", generator._ort))
+    monkeypatch.setattr(generator, "_prime", Counting("prime", generator._prime))
     generator.generate("Hello", length=300, seed=0)
-    assert len(calls) == 5 + 299 and set(calls) == {1}
+    assert calls == [("prime", (1, 5))] + [("step", (1,))] * 299
     calls.clear()
     generator.generate_batch("Hello", 4, length=50, seed=0)
-    assert calls == [1] * 5 + [4] * 49
+    assert calls == [("prime", (1, 5))] + [("step", (4,))] * 49
+
+
+def test_priming_in_one_call_equals_stepping(generator: TextGenerator) -> None:
+    from toolkit.datasets.text import pydoc_text
+
+    prompt = pydoc_text()[20000:20700]
+    assert generator._prime is not None
+    logits, states = generator.prime(prompt, batch=2)
+    want_states = generator.initial_state(1)
+    for token in generator.encode(prompt):
+        want_logits, want_states = generator.step(np.array([token]), want_states)
+    assert logits.shape == (2, len(generator.vocabulary))
+    assert np.abs(logits - want_logits).max() <= 1e-4
+    assert all(np.abs(s - w).max() <= 1e-4 for s, w in zip(states, want_states))
 
 
 def test_stream_pieces_join_to_generate_and_stop_strings_cut(generator: TextGenerator) -> None:

@@ -65,6 +65,12 @@ def sequence(model: keras.Model, tokens: Any, states: list[Any]) -> tuple[Any, l
     return dense(x), finals
 
 
+def prime(model: keras.Model, tokens: Any, *states: Any) -> tuple[Any, ...]:
+    """A whole prompt ``tokens [N, T]`` at once: ``(logits after the last token, *final states)``."""
+    logits, finals = sequence(model, tokens, list(states))
+    return (logits[:, -1], *finals)
+
+
 def zero_states(model: keras.Model, batch: int) -> list[np.ndarray]:
     _, grus, _ = parts(model)
     return [np.zeros((batch, g.cell.units), np.float32) for g in grus]

@@ -159,6 +159,10 @@ class TextGenerator(Pipeline):
         self._token_dtype = np.dtype(inputs["token"].dtype)
         self._state_shapes = [tuple(inputs[n].shape[1:]) for n in self.state_inputs]
         self._ort = step.session
+        prime = self.sessions.get("prime")
+        prime_inputs = {t.name for t in prime.inputs} if prime is not None else set()
+        usable = prime is not None and prime_inputs == {"tokens", *self.state_inputs}
+        self._prime = prime.session if usable else None
         self._outputs = ["logits", *self.state_outputs]
         self._banned = [self.unknown_token] if self.unknown_token is not None else []
         self.empty_prompt: str = info.get("empty_prompt", "\n")
@@ -197,12 +201,19 @@ class TextGenerator(Pipeline):
 
     def prime(self, prompt: str, batch: int = 1, unknown: str | None = None) -> tuple[np.ndarray, list[np.ndarray]]:
         """Feed ``prompt`` once (batch 1) and return the last logits and states repeated ``batch`` times.
-        An empty prompt is primed with the manifest's ``empty_prompt`` character."""
+
+        With a ``prime`` file (the GRU over the whole prompt, an ONNX Loop) this is one call, which
+        was measured faster than stepping; otherwise it steps. An empty prompt is primed with the
+        manifest's ``empty_prompt`` character."""
         ids = self.encode(prompt or self.empty_prompt, unknown)
         states = self.initial_state(1)
-        logits = None
-        for token in ids:
-            logits, states = self.step(np.array([token]), states)
+        if self._prime is not None and len(ids) > 1:
+            feeds = {"tokens": ids.astype(np.int64)[None, :], **dict(zip(self.state_inputs, states))}
+            logits, *states = self._prime.run(self._outputs, feeds)
+        else:
+            logits = None
+            for token in ids:
+                logits, states = self.step(np.array([token]), states)
         assert logits is not None
         return np.repeat(logits, batch, axis=0), [np.repeat(s, batch, axis=0) for s in states]
 
