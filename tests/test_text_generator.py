@@ -197,25 +197,10 @@ def test_bad_arguments_are_input_errors(generator: TextGenerator, kwargs: dict, 
         generator.generate("The", **kwargs)
 
 
-def test_shipped_int8_step_keeps_quality(generator: TextGenerator) -> None:
-    """The optional int8 step: same held-out bits per character within 0.02 of fp32 on a slice."""
-    from toolkit.datasets.text import load_pydoc
-    from toolkit.spec import DataRequest
-
-    assert generator.int8_available
-    ids = generator.encode(load_pydoc(None, DataRequest()).x_test[:1500])
-    figures = {}
-    for precision in ("float32", "int8"):
-        generator.use_int8(precision == "int8")
-        assert generator.precision == precision
-        states, nats = generator.initial_state(1), 0.0
-        for token, target in zip(ids[:-1], ids[1:]):
-            logits, states = generator.step(np.array([token]), states)
-            row = logits[0].astype(np.float64)
-            nats += float(np.log(np.exp(row - row.max()).sum()) + row.max() - row[target])
-        figures[precision] = nats / (len(ids) - 1) / math.log(2)
-    generator.use_int8(False)
-    assert abs(figures["int8"] - figures["float32"]) <= 0.02, figures
+def test_int8_is_refused_when_not_shipped(generator: TextGenerator) -> None:
+    assert not generator.int8_available  # the shipped model does not clear the 1.5x speed bar (see README)
+    with pytest.raises(InputError, match="no int8 step"):
+        generator.use_int8()
 
 
 def test_bad_batch_and_prompt_types(generator: TextGenerator) -> None:
