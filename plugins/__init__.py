@@ -1,1 +1,0 @@
-"""Built-in model plugins (each registered through an ``onnxkit`` entry point)."""

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import ROOT, run_cli
+from tests.conftest import ROOT, run_cli
 from toolkit.errors import InputError
 from toolkit.runtime.tasks.text import TextGenerator, _held_back, sample_tokens
 
