@@ -44,6 +44,7 @@ demo: $(STAMP_SERVE)
 	$(PY) -m apps
 
 test: $(STAMP_DEV) browser
+	$(PY) -m ruff check toolkit plugins apps tests benchmarks
 	$(PY) -m pytest -n 2 --dist loadfile -q
 
 clean:

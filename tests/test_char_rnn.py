@@ -14,7 +14,7 @@ from toolkit.errors import DatasetError, TrainingError
 from toolkit.spec import Dataset
 
 TINY = {"embedding_dim": "8", "units": "16", "layers": "2", "limit": "3000", "seq_length": "20",
-        "batch_size": "16", "min_count": "2"}
+        "batch_size": "16", "min_count": "2", "quantize": "true"}
 
 
 def test_vocabulary_maps_rare_and_unseen_characters_to_the_unknown_token() -> None:
@@ -120,3 +120,37 @@ def test_export_of_a_missing_run_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(TrainingError, match="no such run directory"):
         export_run(tmp_path / "nope", tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_int8_step_is_an_opt_in_verified_asset(tiny_run: tuple[Path, Path]) -> None:
+    from toolkit import runtime
+
+    _, export = tiny_run
+    manifest = json.loads((export / "manifest.json").read_text())
+    assert manifest["info"]["int8_step"] == "step_int8.onnx" and "step_int8.onnx" in manifest["assets"]
+    assert manifest["metrics"]["parity"]["int8_step_max_abs_logit_diff_200_steps"] < 0.5
+    generator = runtime.load(export)
+    assert generator.int8_available and generator.precision == "float32"
+    fp32 = generator.generate("The ", length=50, seed=1)
+    generator.use_int8()
+    assert generator.precision == "int8"
+    int8 = generator.generate("The ", length=50, seed=1)
+    assert len(int8) == 50 and int8 == generator.generate("The ", length=50, seed=1)
+    generator.use_int8(False)
+    assert generator.generate("The ", length=50, seed=1) == fp32
+    # Quality: bits per character of the int8 step within 0.02 of fp32 on held-out text.
+    from toolkit.datasets.text import load_pydoc
+    from toolkit.spec import DataRequest
+
+    ids = generator.encode(load_pydoc(None, DataRequest()).x_test[:1500])
+    figures = {}
+    for precision in ("float32", "int8"):
+        generator.use_int8(precision == "int8")
+        states, nats = generator.initial_state(1), 0.0
+        for token, target in zip(ids[:-1], ids[1:]):
+            logits, states = generator.step(np.array([token]), states)
+            row = logits[0].astype(np.float64)
+            nats += float(np.log(np.exp(row - row.max()).sum()) + row.max() - row[target])
+        figures[precision] = nats / (len(ids) - 1) / np.log(2)
+    assert abs(figures["int8"] - figures["float32"]) <= 0.02, figures

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import ROOT, run_cli
+from tests.conftest import ROOT, run_cli
 from toolkit.errors import InputError
 from toolkit.runtime.tasks.text import TextGenerator, _held_back, sample_tokens
 
@@ -195,6 +195,12 @@ def test_out_of_vocabulary_prompts(generator: TextGenerator) -> None:
 def test_bad_arguments_are_input_errors(generator: TextGenerator, kwargs: dict, message: str) -> None:
     with pytest.raises(InputError, match=message):
         generator.generate("The", **kwargs)
+
+
+def test_int8_is_refused_when_not_shipped(generator: TextGenerator) -> None:
+    assert not generator.int8_available  # the shipped model does not clear the 1.5x speed bar (see README)
+    with pytest.raises(InputError, match="no int8 step"):
+        generator.use_int8()
 
 
 def test_bad_batch_and_prompt_types(generator: TextGenerator) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from toolkit.config import build_config, config_to_json
+from toolkit.config import config_to_json
 from toolkit.errors import ExportError, OnnxkitError
 from toolkit.fsutil import atomic_directory, sha256_file
 from toolkit.manifest import MANIFEST_NAME, OPSET, FileEntry, Manifest
@@ -28,7 +28,7 @@ from toolkit.registry import Registry, get_registry
 from toolkit.spec import ExportSpec, ModelSpec
 from toolkit.tensors import TensorInfo
 from toolkit.tf_setup import import_keras
-from toolkit.training import load_checkpoint, read_run
+from toolkit.training import load_checkpoint, open_run
 
 PARITY_BATCHES = (1, 3)
 
@@ -43,12 +43,9 @@ class ConvertedFile:
 def export_run(run_dir: str | Path, out: str | Path, *, name: str | None = None,
                registry: Registry | None = None, overwrite: bool = False) -> Manifest:
     """Export a finished (or interrupted) run's last checkpoint to ``out``."""
-    registry = registry or get_registry()
     run_dir = Path(run_dir)
-    record = read_run(run_dir)
-    spec = registry.model(record["model"])
-    config = build_config(spec.config_class, record["config"])
-    data_info = json.loads((run_dir / "data.json").read_text())
+    run = open_run(run_dir, registry or get_registry())
+    spec, config, record, data_info = run.spec, run.config, run.record, run.data_info
     import_keras()
     model = spec.build(config, data_info)
     load_checkpoint(model, run_dir)
@@ -94,7 +91,7 @@ def export_model(spec: ModelSpec, model: Any, config: Any, data_info: dict[str, 
         metrics=metrics or {},
         versions=library_versions(spec),
         opset=OPSET,
-        created=_dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
+        created=_dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat(),
     )
     assets = spec.export_assets(model, config, data_info, run_dir)
     with atomic_directory(out, overwrite=overwrite) as tmp:

@@ -72,12 +72,10 @@ def open_image(source: str | Path | bytes | Image.Image, *, max_pixels: int = MA
         image = source
     else:
         name = "upload" if isinstance(source, bytes) else str(source)
+        if not isinstance(source, bytes) and not Path(source).is_file():
+            raise InputError(f"{name}: no such file")
         try:
-            handle = io.BytesIO(source) if isinstance(source, bytes) else open(source, "rb")
-        except OSError as exc:
-            raise InputError(f"{name}: cannot open ({exc.strerror})") from None
-        try:
-            with Image.open(handle) as opened:
+            with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as opened:
                 if opened.width * opened.height > max_pixels:
                     raise InputError(
                         f"{name}: image is {opened.width}x{opened.height}, more than {max_pixels:,} pixels"

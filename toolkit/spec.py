@@ -50,14 +50,12 @@ class Dataset:
 
     def describe(self) -> dict[str, Any]:
         """A JSON summary recorded with a run and in the manifest."""
-        def size(x: Any) -> int:
-            return len(x)
         summary: dict[str, Any] = {
             "name": self.name,
             "kind": self.kind,
             "source": self.source,
-            "train_size": size(self.x_train),
-            "test_size": size(self.x_test),
+            "train_size": len(self.x_train),
+            "test_size": len(self.x_test),
         }
         if isinstance(self.x_train, np.ndarray):
             summary["shape"] = list(self.x_train.shape[1:])

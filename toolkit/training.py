@@ -117,19 +117,16 @@ def train(
 def resume(run_dir: str | Path, *, epochs: int | None = None, registry: Registry | None = None,
            verbose: int | str = "auto") -> RunResult:
     """Continue an interrupted (or finished, with more ``epochs``) run from its last checkpoint."""
-    registry = registry or get_registry()
     run_dir = Path(run_dir)
-    record = read_run(run_dir)
-    spec = registry.model(record["model"])
-    config = build_config(spec.config_class, record["config"])
-    state = json.loads((run_dir / "state.json").read_text())
-    done = int(state.get("epochs_done", 0))
+    registry = registry or get_registry()
+    run = open_run(run_dir, registry)
+    spec, config, record, data_info = run.spec, run.config, run.record, run.data_info
+    done = int(_read_json(run_dir / "state.json").get("epochs_done", 0))
     total = epochs if epochs is not None else int(record.get("epochs", done))
     if total <= done:
         raise TrainingError(f"{run_dir} already has {done} epochs; ask for more with --epochs N (N > {done})")
     seed_everything(int(record.get("seed", 0)) + done)
     dataset, _ = load_data(registry, spec, record.get("data"), config)
-    data_info = json.loads((run_dir / "data.json").read_text())
     model = spec.build(config, data_info)
     fit = spec.fit_data(config, dataset, data_info)
     _prime_optimizers(model, fit)
@@ -139,18 +136,46 @@ def resume(run_dir: str | Path, *, epochs: int | None = None, registry: Registry
     return _fit(spec, model, config, dataset, data_info, run_dir, done, total, verbose, fit=fit)
 
 
+@dataclass
+class OpenedRun:
+    """A run directory's records, with its spec and validated config (model not built yet)."""
+
+    spec: ModelSpec
+    config: Any
+    record: dict[str, Any]
+    data_info: dict[str, Any]
+
+
+def open_run(run_dir: Path, registry: Registry) -> OpenedRun:
+    record = read_run(run_dir)
+    spec = registry.model(record["model"])
+    config = build_config(spec.config_class, record["config"])
+    data_info = _read_json(run_dir / "data.json")
+    return OpenedRun(spec=spec, config=config, record=record, data_info=data_info)
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    """A run file that must exist and parse; errors name the file."""
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise TrainingError(f"{path.parent}: missing {path.name}") from None
+    except json.JSONDecodeError as exc:
+        raise TrainingError(f"{path}: corrupt ({exc})") from None
+    if not isinstance(data, dict):
+        raise TrainingError(f"{path}: expected a JSON object")
+    return data
+
+
 def read_run(run_dir: str | Path) -> dict[str, Any]:
     """Read a run directory's ``config.json``, with errors that say what is wrong."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise TrainingError(f"{run_dir}: no such run directory")
     path = run_dir / "config.json"
-    try:
-        record = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise TrainingError(f"{run_dir}: not a run directory (no config.json)") from None
-    except json.JSONDecodeError as exc:
-        raise TrainingError(f"{path}: corrupt ({exc})") from None
+    if not path.is_file():
+        raise TrainingError(f"{run_dir}: not a run directory (no config.json)")
+    record = _read_json(path)
     for key in ("model", "config"):
         if key not in record:
             raise TrainingError(f"{path}: missing {key!r}")
@@ -297,3 +322,8 @@ def _weights_finite(model: Any) -> bool:
     import numpy as np
 
     return all(np.isfinite(np.asarray(w)).all() for w in model.get_weights())
+
+
+def _is_tf_dataset(x: Any) -> bool:
+    """A ``tf.data.Dataset`` (batches itself) rather than arrays (numpy arrays also have ``take``)."""
+    return hasattr(x, "element_spec")

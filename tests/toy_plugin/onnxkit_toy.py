@@ -12,7 +12,14 @@ import numpy as np
 
 from toolkit.errors import DatasetError
 from toolkit.hookspecs import hookimpl
-from toolkit.spec import DataRequest, Dataset, DatasetSpec, ExportSpec, FitData, ModelSpec
+from toolkit.spec import (
+    DataRequest,
+    Dataset,
+    DatasetSpec,
+    ExportSpec,
+    FitData,
+    ModelSpec,
+)
 from toolkit.tensors import TensorInfo
 
 FEATURES = 4
@@ -40,6 +47,7 @@ class ToyConfig:
     epochs: int = 2
     batch_size: int = 32
     seed: int = 0
+    explode_at_epoch: int = field(default=0, metadata={"help": "1-based epoch whose learning rate blows up (NaN test)"})
 
 
 class ToyDense(ModelSpec):
@@ -64,6 +72,20 @@ class ToyDense(ModelSpec):
     def fit_data(self, config: ToyConfig, data: Dataset | None, data_info: dict[str, Any]) -> FitData:
         assert data is not None
         return FitData(x=data.x_train, y=data.y_train, batch_size=config.batch_size)
+
+    def callbacks(self, model: Any, config: ToyConfig, data_info: dict[str, Any], run_dir: Any) -> list[Any]:
+        if not config.explode_at_epoch:
+            return []
+        import keras
+
+        class Explode(keras.callbacks.Callback):
+            """Set an absurd learning rate so the loss diverges to NaN, as a bad config would."""
+
+            def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+                if epoch + 1 == config.explode_at_epoch:
+                    self.model.optimizer.learning_rate.assign(1e38)
+
+        return [Explode()]
 
     def evaluate(self, model: Any, config: ToyConfig, data: Dataset | None, data_info: dict[str, Any]) -> dict[str, Any]:
         assert data is not None

@@ -14,10 +14,15 @@ from pathlib import Path
 
 from toolkit.errors import ManifestError
 from toolkit.manifest import Manifest, read_manifest
-from toolkit.runtime.base import GenericPipeline, Pipeline, pipeline_for, registered_pipelines
+from toolkit.runtime.base import (
+    GenericPipeline,
+    Pipeline,
+    pipeline_for,
+    registered_pipelines,
+)
 from toolkit.runtime.session import ModelSession, preferred_providers
 
-__all__ = ["load", "open_sessions", "Pipeline", "ModelSession", "pipeline_for", "preferred_providers", "Manifest"]
+__all__ = ["Manifest", "ModelSession", "Pipeline", "load", "open_sessions", "pipeline_for", "preferred_providers"]
 
 _tasks_imported = False
 

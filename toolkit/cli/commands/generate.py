@@ -25,6 +25,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="stop before this text appears (repeatable; \\n escapes are understood)")
     p.add_argument("--unknown", choices=("replace", "error"),
                    help="prompt characters outside the vocabulary: replace them or fail (default: the export's policy)")
+    p.add_argument("--int8", action="store_true", help="step with the export's int8-quantised file (if it ships one)")
+    p.add_argument("--threads", type=int, help="onnxruntime intra-op threads (1 is best on a busy machine)")
     p.add_argument("--no-echo", action="store_true", help="print only the continuation, not the prompt")
     p.set_defaults(func=generate_command)
 
@@ -33,9 +35,13 @@ def generate_command(args: argparse.Namespace) -> int:
     from toolkit import runtime
     from toolkit.runtime.tasks.text import TextGenerator
 
-    pipeline = runtime.load(args.export_dir)
+    if args.threads is not None and args.threads < 1:
+        raise InputError(f"--threads must be at least 1, got {args.threads}")
+    pipeline = runtime.load(args.export_dir, threads=args.threads)
     if not isinstance(pipeline, TextGenerator):
         raise InputError(f"{args.export_dir} is a {pipeline.task} export, not a text-generator")
+    if args.int8:
+        pipeline.use_int8()
     if args.unknown:
         pipeline.unknown_policy = args.unknown
     stops = [s.replace("\\n", "\n").replace("\\t", "\t") for s in args.stop]

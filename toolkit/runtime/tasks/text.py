@@ -159,6 +159,7 @@ class TextGenerator(Pipeline):
         self._token_dtype = np.dtype(inputs["token"].dtype)
         self._state_shapes = [tuple(inputs[n].shape[1:]) for n in self.state_inputs]
         self._ort = step.session
+        self.precision = "float32"
         prime = self.sessions.get("prime")
         prime_inputs = {t.name for t in prime.inputs} if prime is not None else set()
         usable = prime is not None and prime_inputs == {"tokens", *self.state_inputs}
@@ -166,6 +167,28 @@ class TextGenerator(Pipeline):
         self._outputs = ["logits", *self.state_outputs]
         self._banned = [self.unknown_token] if self.unknown_token is not None else []
         self.empty_prompt: str = info.get("empty_prompt", "\n")
+
+    # -- precision --------------------------------------------------------------------------------
+    @property
+    def int8_available(self) -> bool:
+        """Whether the export ships an int8-quantised step (``info.int8_step``, a verified asset)."""
+        name = self.info.get("int8_step")
+        return bool(name) and name in self.manifest.assets
+
+    def use_int8(self, enabled: bool = True) -> None:
+        """Generate with the int8 step (dynamic quantisation: faster on CPU; its logits drift from
+        the fp32 step by the amount the manifest records) or go back to fp32. Priming stays fp32."""
+        step = self.sessions["step"]
+        if not enabled:
+            self._ort, self.precision = step.session, "float32"
+            return
+        if not self.int8_available:
+            raise InputError(f"export {self.name!r} ships no int8 step (export it with --set quantize=true)")
+        asset = self.manifest.assets[self.info["int8_step"]]
+        assert self.manifest.root is not None
+        session = ModelSession(self.manifest.root / asset["path"], step.inputs, step.outputs,
+                               name="step_int8", providers=[step.provider])
+        self._ort, self.precision = session.session, "int8"
 
     # -- encoding ---------------------------------------------------------------------------------
     def encode(self, text: str, unknown: str | None = None) -> np.ndarray:
