@@ -1,0 +1,1 @@
+"""Built-in model plugins, each registered through an ``onnxkit`` entry point like a third-party one."""

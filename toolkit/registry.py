@@ -95,7 +95,10 @@ class Registry:
         # Collect first, then commit: a plugin with a clash registers nothing.
         new_models: list[ModelSpec] = []
         new_datasets: list[DatasetSpec] = []
-        self.manager.register(module, name=plugin_name)
+        # The core registers one module per dataset loader under one plugin name; pluggy needs
+        # a unique name per registered object, so later modules get "name:module".
+        taken = self.manager.get_plugin(plugin_name) is not None
+        self.manager.register(module, name=f"{plugin_name}:{getattr(module, '__name__', id(module))}" if taken else plugin_name)
         try:
             caller = self.manager.subset_hook_caller  # call this plugin's hooks alone
             others = [p for p in self.manager.get_plugins() if p is not module]

@@ -248,6 +248,11 @@ def _fit(spec: ModelSpec, model: Any, config: Any, dataset: Dataset | None, data
     return RunResult(run_dir=run_dir, epochs_done=guard.epochs_done, metrics=metrics, history=guard.history)
 
 
+def _is_tf_dataset(x: Any) -> bool:
+    """A ``tf.data.Dataset`` (numpy arrays also have ``take``, so check the type, not the method)."""
+    return hasattr(x, "take") and hasattr(x, "element_spec")
+
+
 class _CheckpointAndNaNGuard:
     """Saves a checkpoint after every clean epoch and stops at the first non-finite loss.
 

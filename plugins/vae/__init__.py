@@ -1,0 +1,1 @@
+"""The ``vae`` plugin: a convolutional variational autoencoder."""

@@ -1,0 +1,36 @@
+"""Config fields shared by every GAN plugin (a dataclass base the plugins extend)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class GANConfig:
+    """What every GAN needs; plugins subclass it to add their own knobs."""
+
+    latent_dim: int = field(default=100, metadata={"help": "size of the latent vector z", "min": 2, "max": 1024})
+    image_size: int = field(default=28, metadata={"help": "image side in pixels (the data is resized to it)",
+                                                  "min": 8, "max": 128})
+    channels: int = field(default=1, metadata={"help": "1 (grey) or 3 (colour)", "choices": (1, 3)})
+    filters: int = field(default=32, metadata={"help": "width of the first/last convolution", "min": 4, "max": 512})
+    learning_rate: float = field(default=2e-4, metadata={"help": "Adam learning rate (both networks)", "min": 0.0})
+    beta_1: float = field(default=0.5, metadata={"help": "Adam beta_1 (DCGAN paper: 0.5)", "min": 0.0, "max": 1.0})
+    batch_size: int = field(default=64, metadata={"min": 1})
+    epochs: int = field(default=20, metadata={"min": 1})
+    seed: int = 0
+    limit: int | None = field(default=None, metadata={"help": "train on at most this many images (tiny tests)",
+                                                      "min": 1})
+    grid_samples: int = field(default=64, metadata={"help": "images in the per-epoch sample grid (fixed z)",
+                                                    "min": 4, "max": 400})
+    collapse_threshold: float = field(
+        default=0.25, metadata={"help": "warn when sample diversity falls below this fraction of the data's",
+                                "min": 0.0, "max": 1.0})
+    collapse_after: int = field(
+        default=3, metadata={"help": "epochs before the collapse warning is armed (untrained generators are "
+                                     "uniform, which is not a collapse)", "min": 0})
+
+    def __post_init__(self) -> None:
+        from toolkit.gan.networks import upsampling_plan
+
+        upsampling_plan(self.image_size)  # raises ConfigError for sizes the nets cannot make

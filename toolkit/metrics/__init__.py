@@ -1,0 +1,1 @@
+"""Quality metrics for generated samples (numpy/scipy + onnxruntime; no TensorFlow)."""
