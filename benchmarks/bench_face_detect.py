@@ -39,6 +39,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--export", default=str(ROOT / "exported" / "mtcnn"))
+    parser.add_argument("--threads", type=int, default=1,
+                        help="onnxruntime intra-op threads (default 1: MTCNN is many small runs, where "
+                             "thread hand-offs cost more than they save; 0 = onnxruntime's default)")
     args = parser.parse_args()
 
     from faces_data import canvas, iou
@@ -46,7 +49,7 @@ def main() -> None:
 
     from toolkit import runtime
 
-    detector = runtime.load(args.export)
+    detector = runtime.load(args.export, threads=args.threads or None)
     from mtcnn import MTCNN
 
     reference = MTCNN()
@@ -59,7 +62,7 @@ def main() -> None:
         "3 lfw faces 1440x960": np.asarray(__import__("PIL.Image", fromlist=["Image"]).fromarray(
             canvas([0, 1, 2], face=72)).resize((1440, 960))),
     }
-    print(f"onnxruntime provider: {detector.provider}")
+    print(f"onnxruntime provider: {detector.provider}, intra-op threads: {args.threads or 'default'}")
     print(f"{'image':24} {'faces':>5} {'package ms':>11} {'onnxkit ms':>11} {'speedup':>8} {'min IoU':>8} {'max lm px':>9}")
     total_ref = total_ours = 0.0
     for name, image in images.items():

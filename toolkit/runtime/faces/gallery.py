@@ -15,7 +15,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,7 @@ class Gallery:
         self._labels: list[str] = []
         self._vectors = np.zeros((0, self.dim), np.float32)
         self._index: Any = None
+        self._max_rows: int | None = None
 
     # -- contents ---------------------------------------------------------------------------------
     @property
@@ -89,6 +90,7 @@ class Gallery:
         self._labels.extend([name] * len(vectors))
         self._vectors = np.concatenate([self._vectors, vectors])
         self._index = None
+        self._max_rows = None
 
     def remove(self, name: str) -> int:
         """Forget ``name``; returns how many vectors were dropped. Unknown names are an error."""
@@ -99,6 +101,7 @@ class Gallery:
         self._labels = [label for label, k in zip(self._labels, keep) if k]
         self._vectors = self._vectors[keep]
         self._index = None
+        self._max_rows = None
         return dropped
 
     # -- search -----------------------------------------------------------------------------------
@@ -131,12 +134,13 @@ class Gallery:
         return results
 
     def _rows_per_identity(self) -> int:
-        if not self._labels:
-            return 1
-        counts: dict[str, int] = {}
-        for label in self._labels:
-            counts[label] = counts.get(label, 0) + 1
-        return max(counts.values())
+        """Most vectors any one identity has (cached: a 1M-row gallery must not recount per query)."""
+        if self._max_rows is None:
+            counts: dict[str, int] = {}
+            for label in self._labels:
+                counts[label] = counts.get(label, 0) + 1
+            self._max_rows = max(counts.values(), default=1)
+        return self._max_rows
 
     def search_rows(self, queries: np.ndarray, rows: int) -> tuple[np.ndarray, np.ndarray]:
         """Nearest stored rows: (ids int64[Q, rows], similarities float32[Q, rows]); exact or indexed."""
@@ -182,6 +186,7 @@ class Gallery:
         if len(vectors):
             gallery._labels = labels
             gallery._vectors = gallery._check(vectors)
+            gallery._max_rows = None
         return gallery
 
     def __repr__(self) -> str:
@@ -244,4 +249,4 @@ def from_folder_embeddings(items: Iterable[tuple[str, np.ndarray]], dim: int, in
     return gallery
 
 
-__all__ = ["Gallery", "exact_search", "build_index", "index_search", "EXACT_LIMIT", "Sequence"]
+__all__ = ["Gallery", "exact_search", "build_index", "index_search", "EXACT_LIMIT"]
