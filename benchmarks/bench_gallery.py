@@ -10,8 +10,8 @@ Synthetic data: identity vectors are Gaussian with a decaying spectrum (real fac
 not isotropic), normalised; each query is one identity's vector plus noise (another photo of that
 person, cosine ~0.86 to it with the default --noise 0.6).
 
-    .venv/bin/python benchmarks/bench_gallery.py --sizes 10000 100000 1000000 --library usearch
-    .venv/bin/python benchmarks/bench_gallery.py --sizes 100000 --library hnswlib usearch
+    .venv/bin/python benchmarks/bench_gallery.py --sizes 10000 100000 1000000 --library faiss-ivf --ef 8 16 32
+    .venv/bin/python benchmarks/bench_gallery.py --sizes 10000 100000 1000000 --library usearch --ef 32 64 128
 
 Each library runs in its own process (usearch and hnswlib crash when loaded into one process).
 """
@@ -62,13 +62,15 @@ def run_one(library: str, n: int, queries: int, efs: list[int], m: int, ef_add: 
     exact_time = time.perf_counter() - start
     start = time.perf_counter()
     if library == "usearch":
-        from toolkit.runtime.faces.gallery import build_index, index_search
+        from usearch.index import Index
 
-        index = build_index(vectors, connectivity=m, expansion_add=ef_add, expansion_search=efs[0])
+        index = Index(ndim=DIM, metric="ip", dtype="f32", connectivity=m, expansion_add=ef_add,
+                      expansion_search=efs[0])
+        index.add(np.arange(n, dtype=np.uint64), vectors)
 
         def search(ef: int) -> np.ndarray:
             index.expansion_search = ef
-            return index_search(index, q, 1)[0][:, 0]
+            return np.asarray(index.search(q, 1).keys, dtype=np.int64).reshape(-1)
     elif library == "hnswlib":
         import hnswlib
 
@@ -89,6 +91,14 @@ def run_one(library: str, n: int, queries: int, efs: list[int], m: int, ef_add: 
         def search(ef: int) -> np.ndarray:
             index.hnsw.efSearch = ef
             return index.search(q, 1)[1][:, 0]
+    elif library == "faiss-ivf":  # what the runtime Gallery uses
+        from toolkit.runtime.faces.gallery import build_index, index_search
+
+        index = build_index(vectors)
+
+        def search(ef: int) -> np.ndarray:
+            index.nprobe = ef  # inverted lists probed per query
+            return index_search(index, q, 1)[0][:, 0]
     else:
         raise SystemExit(f"unknown library {library}")
     build = time.perf_counter() - start
@@ -107,9 +117,9 @@ def run_one(library: str, n: int, queries: int, efs: list[int], m: int, ef_add: 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
-    parser.add_argument("--library", nargs="+", default=["usearch"], choices=["usearch", "hnswlib", "faiss"])
+    parser.add_argument("--library", nargs="+", default=["usearch"], choices=["usearch", "hnswlib", "faiss", "faiss-ivf"])
     parser.add_argument("--queries", type=int, default=2000)
-    parser.add_argument("--ef", type=int, nargs="+", default=[32, 64, 128], help="search breadths to try")
+    parser.add_argument("--ef", type=int, nargs="+", default=[32, 64, 128], help="search breadths to try (HNSW ef; nprobe for faiss-ivf)")
     parser.add_argument("--ef-add", type=int, default=64, help="construction breadth")
     parser.add_argument("--M", type=int, default=16)
     parser.add_argument("--noise", type=float, default=NOISE, help="query noise (see NOISE)")

@@ -1,10 +1,18 @@
 """A gallery of known identities: names + L2-normalised embeddings in one ``.npz`` file.
 
 Search is cosine similarity (dot products of unit vectors). Up to ``exact_limit`` vectors it is an
-exact matrix product; above it an HNSW index (usearch) is built lazily and cached, because exact
-search costs one multiply-add per stored dimension per query: at 1M identities x 128-d that is
-~10 ms a query on one core, while HNSW visits a few thousand vectors (see
-``benchmarks/bench_gallery.py`` for recall and throughput measured at 10k, 100k and 1M).
+exact matrix product; above it an inverted-file index (faiss IVF-Flat) is built lazily and cached:
+exact search reads every stored vector per query, the index reads ``PROBES`` of its ~4*sqrt(N)
+k-means cells. Measured (``benchmarks/bench_gallery.py``, 1000 queries, shared 2-core CPU):
+
+    N      library / setting         recall@1  speedup vs exact  build
+    100k   usearch HNSW M16 ef64      0.967      10.0x            65 s
+    100k   faiss IVF nprobe 32        0.965      11.6x             2.5 s
+    1M     usearch HNSW M16 ef128     0.791       6.8x           860 s
+    1M     faiss IVF nprobe 32        0.900      12.5x            33 s
+    1M     faiss IVF nprobe 16        0.801      23.0x            33 s
+
+The issue's target (recall@1 >= 0.98 at >= 20x at 1M) is NOT met on this synthetic set.
 
 Several embeddings per identity are allowed (each row has a name); ``search`` returns identities,
 each with its best similarity.
@@ -216,30 +224,39 @@ def exact_search(vectors: np.ndarray, queries: np.ndarray, rows: int,
     return np.take_along_axis(best_ids, order, axis=1), np.take_along_axis(best_sims, order, axis=1)
 
 
-# -- approximate index (usearch HNSW) ---------------------------------------------------------------
-INDEX_PARAMS = {"connectivity": 16, "expansion_add": 128, "expansion_search": 64}
+# -- approximate index (faiss IVF) -------------------------------------------------------------------
+#: Inverted lists probed per query. Measured on 128-d synthetic galleries (benchmarks/bench_gallery.py):
+#: 100k -> recall@1 0.965 at 11.6x exact throughput; 1M -> 0.90 at 12.5x (more probes: higher recall, slower).
+PROBES = 32
 
 
-def build_index(vectors: np.ndarray, threads: int = 0, **params: Any) -> Any:
-    """An HNSW index over unit vectors (inner product metric), built with usearch."""
+def build_index(vectors: np.ndarray, lists: int | None = None, probes: int = PROBES, seed: int = 0) -> Any:
+    """An inverted-file index (faiss ``IndexIVFFlat``, inner product) over unit vectors.
+
+    ``lists`` defaults to 4 * sqrt(N) k-means cells, trained on at most 64 vectors per cell. Chosen
+    over HNSW (usearch, hnswlib) after measuring: at 1M x 128-d it builds in 33 s instead of 14 min
+    and gives higher recall at equal throughput (numbers in the module docstring).
+    """
     try:
-        from usearch.index import Index
-    except ImportError:  # pragma: no cover - a serving install without usearch
-        raise InputError("galleries larger than the exact-search limit need `usearch` (pip install usearch)") from None
-    settings = {**INDEX_PARAMS, **params}
-    index = Index(ndim=vectors.shape[1], metric="ip", dtype="f32", **settings)
-    index.add(np.arange(len(vectors), dtype=np.uint64), np.ascontiguousarray(vectors, np.float32), threads=threads)
+        import faiss
+    except ImportError:  # pragma: no cover - a serving install without faiss
+        raise InputError("galleries larger than the exact-search limit need `faiss-cpu` (pip install faiss-cpu)") from None
+    n, dim = vectors.shape
+    lists = lists or max(1, min(int(4 * np.sqrt(n)), n // 39))
+    quantizer = faiss.IndexFlatIP(dim)
+    index = faiss.IndexIVFFlat(quantizer, dim, lists, faiss.METRIC_INNER_PRODUCT)
+    sample = vectors
+    if n > 64 * lists:
+        sample = vectors[np.random.default_rng(seed).choice(n, 64 * lists, replace=False)]
+    index.train(np.ascontiguousarray(sample, np.float32))
+    index.add(np.ascontiguousarray(vectors, np.float32))
+    index.nprobe = min(probes, lists)
     return index
 
 
-def index_search(index: Any, queries: np.ndarray, rows: int, threads: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    result = index.search(np.ascontiguousarray(queries, np.float32), rows, threads=threads)
-    keys = np.asarray(result.keys, dtype=np.int64).reshape(len(queries), -1)
-    distances = np.asarray(result.distances, dtype=np.float32).reshape(len(queries), -1)
-    counts = np.asarray(result.counts).reshape(-1)
-    for q, count in enumerate(counts):
-        keys[q, count:] = -1
-    return keys, 1.0 - distances  # usearch "ip" distance is 1 - dot
+def index_search(index: Any, queries: np.ndarray, rows: int) -> tuple[np.ndarray, np.ndarray]:
+    sims, ids = index.search(np.ascontiguousarray(queries, np.float32), rows)
+    return ids.astype(np.int64), sims.astype(np.float32)  # missing neighbours come back as id -1
 
 
 def from_folder_embeddings(items: Iterable[tuple[str, np.ndarray]], dim: int, info: dict[str, Any] | None = None) -> Gallery:
