@@ -81,7 +81,7 @@ def test_add_search_remove_and_roundtrip(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["g.npz"]  # no temp file left behind
 
 
-def test_hnsw_index_agrees_with_exact_search():
+def test_ivf_index_agrees_with_exact_search():
     rng = np.random.default_rng(2)
     vectors = unit(rng, 3000, 32)
     gallery = Gallery(32, exact_limit=1000)

@@ -322,8 +322,3 @@ def _weights_finite(model: Any) -> bool:
     import numpy as np
 
     return all(np.isfinite(np.asarray(w)).all() for w in model.get_weights())
-
-
-def _is_tf_dataset(x: Any) -> bool:
-    """A ``tf.data.Dataset`` (batches itself) rather than arrays (numpy arrays also have ``take``)."""
-    return hasattr(x, "element_spec")

@@ -53,12 +53,15 @@ def load(path: str | Path, *, providers: Sequence[str] | None = None, threads: i
     """Open an export directory: validate its manifest and hashes, open sessions, return its pipeline.
 
     ``providers`` overrides the automatic choice (CUDA when it really works, else CPU);
-    ``pipeline.provider`` tells which one each session got.
+    ``pipeline.provider`` tells which one each session got. ``threads`` sets onnxruntime's
+    intra-op threads (default: the pipeline's ``default_threads``, else onnxruntime's choice).
     """
     manifest = read_manifest(path, verify_hashes=verify)
     _import_task_modules()
     pipelines = registered_pipelines()
     cls = pipelines.get(manifest.task, GenericPipeline)
+    if threads is None:
+        threads = cls.default_threads
     sessions = open_sessions(manifest, providers=providers, threads=threads)
     try:
         return cls(manifest, sessions)

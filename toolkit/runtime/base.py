@@ -41,6 +41,9 @@ class Pipeline:
 
     #: Files a pipeline of this task cannot work without.
     required_files: tuple[str, ...] = ()
+    #: onnxruntime intra-op threads when the caller names none (None: onnxruntime's default).
+    #: Pipelines of many tiny runs (MTCNN's cascade) are faster single-threaded.
+    default_threads: int | None = None
 
     def __init__(self, manifest: Manifest, sessions: dict[str, ModelSession]) -> None:
         missing = [f for f in self.required_files if f not in sessions]

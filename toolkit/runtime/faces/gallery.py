@@ -1,10 +1,19 @@
 """A gallery of known identities: names + L2-normalised embeddings in one ``.npz`` file.
 
 Search is cosine similarity (dot products of unit vectors). Up to ``exact_limit`` vectors it is an
-exact matrix product; above it an HNSW index (usearch) is built lazily and cached, because exact
-search costs one multiply-add per stored dimension per query: at 1M identities x 128-d that is
-~10 ms a query on one core, while HNSW visits a few thousand vectors (see
-``benchmarks/bench_gallery.py`` for recall and throughput measured at 10k, 100k and 1M).
+exact matrix product; above it an inverted-file index (faiss IVF-Flat) is built lazily and cached:
+exact search reads every stored vector per query, the index reads ``PROBES`` of its ~4*sqrt(N)
+k-means cells. Measured (``benchmarks/bench_gallery.py``, 1000 queries, shared 2-core CPU):
+
+    N      library / setting         recall@1  speedup vs exact  build
+    100k   usearch HNSW M16 ef64      0.967      10.0x            65 s
+    100k   faiss IVF nprobe 32        0.965      11.6x             2.5 s
+    1M     usearch HNSW M16 ef128     0.791       6.8x           860 s
+    1M     faiss IVF nprobe 32        0.900      12.5x            33 s
+    1M     faiss IVF nprobe 16        0.801      23.0x            33 s
+    1M     faiss IVF nprobe 64/128    0.956/0.985  8.0x/4.1x      55 s (second run)
+
+The issue's target (recall@1 >= 0.98 at >= 20x at 1M) is NOT met on this synthetic set.
 
 Several embeddings per identity are allowed (each row has a name); ``search`` returns identities,
 each with its best similarity.
@@ -15,7 +24,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +51,7 @@ class Gallery:
         self._labels: list[str] = []
         self._vectors = np.zeros((0, self.dim), np.float32)
         self._index: Any = None
+        self._max_rows: int | None = None
 
     # -- contents ---------------------------------------------------------------------------------
     @property
@@ -89,6 +99,7 @@ class Gallery:
         self._labels.extend([name] * len(vectors))
         self._vectors = np.concatenate([self._vectors, vectors])
         self._index = None
+        self._max_rows = None
 
     def remove(self, name: str) -> int:
         """Forget ``name``; returns how many vectors were dropped. Unknown names are an error."""
@@ -99,6 +110,7 @@ class Gallery:
         self._labels = [label for label, k in zip(self._labels, keep) if k]
         self._vectors = self._vectors[keep]
         self._index = None
+        self._max_rows = None
         return dropped
 
     # -- search -----------------------------------------------------------------------------------
@@ -131,12 +143,13 @@ class Gallery:
         return results
 
     def _rows_per_identity(self) -> int:
-        if not self._labels:
-            return 1
-        counts: dict[str, int] = {}
-        for label in self._labels:
-            counts[label] = counts.get(label, 0) + 1
-        return max(counts.values())
+        """Most vectors any one identity has (cached: a 1M-row gallery must not recount per query)."""
+        if self._max_rows is None:
+            counts: dict[str, int] = {}
+            for label in self._labels:
+                counts[label] = counts.get(label, 0) + 1
+            self._max_rows = max(counts.values(), default=1)
+        return self._max_rows
 
     def search_rows(self, queries: np.ndarray, rows: int) -> tuple[np.ndarray, np.ndarray]:
         """Nearest stored rows: (ids int64[Q, rows], similarities float32[Q, rows]); exact or indexed."""
@@ -182,6 +195,7 @@ class Gallery:
         if len(vectors):
             gallery._labels = labels
             gallery._vectors = gallery._check(vectors)
+            gallery._max_rows = None
         return gallery
 
     def __repr__(self) -> str:
@@ -211,30 +225,39 @@ def exact_search(vectors: np.ndarray, queries: np.ndarray, rows: int,
     return np.take_along_axis(best_ids, order, axis=1), np.take_along_axis(best_sims, order, axis=1)
 
 
-# -- approximate index (usearch HNSW) ---------------------------------------------------------------
-INDEX_PARAMS = {"connectivity": 16, "expansion_add": 128, "expansion_search": 64}
+# -- approximate index (faiss IVF) -------------------------------------------------------------------
+#: Inverted lists probed per query. Measured on 128-d synthetic galleries (benchmarks/bench_gallery.py):
+#: 100k -> recall@1 0.965 at 11.6x exact throughput; 1M -> 0.90 at 12.5x (more probes: higher recall, slower).
+PROBES = 32
 
 
-def build_index(vectors: np.ndarray, threads: int = 0, **params: Any) -> Any:
-    """An HNSW index over unit vectors (inner product metric), built with usearch."""
+def build_index(vectors: np.ndarray, lists: int | None = None, probes: int = PROBES, seed: int = 0) -> Any:
+    """An inverted-file index (faiss ``IndexIVFFlat``, inner product) over unit vectors.
+
+    ``lists`` defaults to 4 * sqrt(N) k-means cells, trained on at most 64 vectors per cell. Chosen
+    over HNSW (usearch, hnswlib) after measuring: at 1M x 128-d it builds in 33 s instead of 14 min
+    and gives higher recall at equal throughput (numbers in the module docstring).
+    """
     try:
-        from usearch.index import Index
-    except ImportError:  # pragma: no cover - a serving install without usearch
-        raise InputError("galleries larger than the exact-search limit need `usearch` (pip install usearch)") from None
-    settings = {**INDEX_PARAMS, **params}
-    index = Index(ndim=vectors.shape[1], metric="ip", dtype="f32", **settings)
-    index.add(np.arange(len(vectors), dtype=np.uint64), np.ascontiguousarray(vectors, np.float32), threads=threads)
+        import faiss
+    except ImportError:  # pragma: no cover - a serving install without faiss
+        raise InputError("galleries larger than the exact-search limit need `faiss-cpu` (pip install faiss-cpu)") from None
+    n, dim = vectors.shape
+    lists = lists or max(1, min(int(4 * np.sqrt(n)), n // 39))
+    quantizer = faiss.IndexFlatIP(dim)
+    index = faiss.IndexIVFFlat(quantizer, dim, lists, faiss.METRIC_INNER_PRODUCT)
+    sample = vectors
+    if n > 64 * lists:
+        sample = vectors[np.random.default_rng(seed).choice(n, 64 * lists, replace=False)]
+    index.train(np.ascontiguousarray(sample, np.float32))
+    index.add(np.ascontiguousarray(vectors, np.float32))
+    index.nprobe = min(probes, lists)
     return index
 
 
-def index_search(index: Any, queries: np.ndarray, rows: int, threads: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    result = index.search(np.ascontiguousarray(queries, np.float32), rows, threads=threads)
-    keys = np.asarray(result.keys, dtype=np.int64).reshape(len(queries), -1)
-    distances = np.asarray(result.distances, dtype=np.float32).reshape(len(queries), -1)
-    counts = np.asarray(result.counts).reshape(-1)
-    for q, count in enumerate(counts):
-        keys[q, count:] = -1
-    return keys, 1.0 - distances  # usearch "ip" distance is 1 - dot
+def index_search(index: Any, queries: np.ndarray, rows: int) -> tuple[np.ndarray, np.ndarray]:
+    sims, ids = index.search(np.ascontiguousarray(queries, np.float32), rows)
+    return ids.astype(np.int64), sims.astype(np.float32)  # missing neighbours come back as id -1
 
 
 def from_folder_embeddings(items: Iterable[tuple[str, np.ndarray]], dim: int, info: dict[str, Any] | None = None) -> Gallery:
@@ -244,4 +267,4 @@ def from_folder_embeddings(items: Iterable[tuple[str, np.ndarray]], dim: int, in
     return gallery
 
 
-__all__ = ["Gallery", "exact_search", "build_index", "index_search", "EXACT_LIMIT", "Sequence"]
+__all__ = ["Gallery", "exact_search", "build_index", "index_search", "EXACT_LIMIT"]

@@ -56,7 +56,7 @@ def softmax_percent(similarities: Sequence[float], temperature: float) -> list[f
     if values.size == 0:
         return []
     weights = np.exp(values - values.max())
-    return list(100.0 * weights / weights.sum())
+    return [float(p) for p in 100.0 * weights / weights.sum()]
 
 
 class FaceRecognizer:
@@ -69,8 +69,9 @@ class FaceRecognizer:
         self.gallery = gallery if gallery is not None else Gallery(embedder.dim)
         if self.gallery.dim != embedder.dim:
             raise InputError(f"gallery holds {self.gallery.dim}-d embeddings but the embedder makes {embedder.dim}-d ones")
-        if threshold is None:
-            threshold = float(self.gallery.info.get("threshold", embedder.info.get("threshold", 0.5)))
+        if threshold is None:  # the gallery's, else the threshold the embedder's verification found
+            default = embedder.manifest.metrics.get("verification_threshold", embedder.info.get("threshold", 0.5))
+            threshold = float(self.gallery.info.get("threshold", default))
         if not -1.0 <= threshold <= 1.0:
             raise InputError(f"threshold is a cosine similarity in [-1, 1], got {threshold}")
         self.threshold = threshold

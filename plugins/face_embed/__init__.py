@@ -1,0 +1,1 @@
+"""Face embedder trained with an ArcFace margin loss."""
