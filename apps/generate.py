@@ -11,7 +11,6 @@ from functools import partial
 from typing import Any
 
 import gradio as gr
-import numpy as np
 from PIL import Image
 
 from apps.limits import DEFAULT, LimitError, Limits

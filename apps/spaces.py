@@ -192,6 +192,20 @@ GITATTRIBUTES = """\
 """
 
 
+def _index_requirement(gallery: Path | None) -> str:
+    """faiss-cpu only where a shipped gallery is big enough to be searched through its index
+    (toolkit.runtime.faces.gallery imports faiss lazily, above ``exact_limit`` vectors); the demo's
+    enrolment limits keep a session's gallery far below that, so small Spaces skip a 30 MB wheel."""
+    if gallery is None:
+        return ""
+    from toolkit.runtime.faces.gallery import Gallery
+
+    loaded = Gallery.load(gallery)
+    if len(loaded) <= loaded.exact_limit:
+        return ""
+    return f"# the gallery holds {len(loaded):,} vectors: searched through a faiss IVF index\nfaiss-cpu>=1.8\n"
+
+
 def _readme(title: str, versions: dict[str, str], manifests: list, gallery: Path | None) -> str:
     lines = [
         "---",
@@ -254,7 +268,7 @@ def build_space(exports: Sequence[str | os.PathLike[str]], out: str | os.PathLik
                 shutil.copy2(gallery, tmp / "exported" / GALLERY_FILE)
         atomic_write_text(tmp / "app.py", APP_PY.format(version=toolkit.__version__, title=title))
         atomic_write_text(tmp / "README.md", _readme(title, versions, manifests, gallery))
-        atomic_write_text(tmp / "requirements.txt",
-                          REQUIREMENTS_HEAD + "".join(f"{k}=={v}\n" for k, v in versions.items()))
+        atomic_write_text(tmp / "requirements.txt", REQUIREMENTS_HEAD
+                          + "".join(f"{k}=={v}\n" for k, v in versions.items()) + _index_requirement(gallery))
         atomic_write_text(tmp / ".gitattributes", GITATTRIBUTES)
     return out

@@ -8,7 +8,6 @@ the app runs in a subprocess on 127.0.0.1. Screenshots of each tab go to ``$ONNX
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 from pathlib import Path
 
