@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-from conftest import ROOT
+from tests.conftest import ROOT
 
 FORBIDDEN = ("tensorflow", "keras", "tf2onnx")
 

@@ -9,7 +9,7 @@ import pytest
 
 from apps.limits import LimitError
 from apps.models import ModelStore
-from conftest import ROOT
+from tests.conftest import ROOT
 
 EXPORTED = ROOT / "exported"
 

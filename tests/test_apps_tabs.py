@@ -11,7 +11,7 @@ from PIL import Image, ImageDraw
 from apps import classify, faces, generate, latent, write
 from apps.limits import LimitError
 from apps.models import ModelStore
-from conftest import ROOT
+from tests.conftest import ROOT
 
 
 @pytest.fixture(scope="module")
