@@ -73,7 +73,9 @@ def shots(tmp_path_factory) -> Path:
 def page(browser, app_url):
     page = browser.new_page(viewport={"width": 1200, "height": 1100})
     page.set_default_timeout(TIMEOUT_MS)
-    page.goto(app_url, wait_until="networkidle")
+    # Not "networkidle": with per-session state (the face gallery) Gradio keeps a heartbeat open.
+    page.goto(app_url, wait_until="load")
+    page.get_by_role("tab").first.wait_for(state="visible")
     yield page
     page.close()
 
