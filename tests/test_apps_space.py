@@ -117,9 +117,23 @@ def test_space_cli(tmp_path):
     assert result.returncode == 2 and result.stderr.count("\n") == 1 and "no such file" in result.stderr
 
 
+#: ``python app.py``, with tensorflow, keras and tf2onnx made unimportable: a Space has none of them.
+NO_TRAINING_STACK = """
+import runpy, sys
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split('.')[0] in ('tensorflow', 'keras', 'tf2onnx'):
+            raise ImportError('a Space has no ' + name)
+sys.meta_path.insert(0, Block())
+sys.argv = ['app.py']
+runpy.run_path('app.py', run_name='__main__')
+"""
+
+
 def test_space_app_serves_requests(space, tmp_path):
-    """Start the Space's app.py as Spaces would (python app.py) on 127.0.0.1 and drive it with
-    gradio_client: real outputs from each shipped capability, and limits as clear errors."""
+    """Start the Space's app.py as Spaces would (python app.py, no TensorFlow to be had) on
+    127.0.0.1 and drive it with gradio_client: real outputs from each shipped capability, and
+    limits as clear errors."""
     from gradio_client import Client, handle_file
     from gradio_client.exceptions import AppError
     from PIL import Image, ImageDraw
@@ -127,7 +141,7 @@ def test_space_app_serves_requests(space, tmp_path):
     port = local_server.free_port()
     log = tmp_path / "app.log"
     env = {k: v for k, v in __import__("os").environ.items() if k != "PYTHONPATH"}
-    process = local_server.start([sys.executable, "app.py"], port, cwd=space, env=env, log_path=log)
+    process = local_server.start([sys.executable, "-c", NO_TRAINING_STACK], port, cwd=space, env=env, log_path=log)
     try:
         local_server.wait_ready(process, port, log_path=log)
         client = Client(f"http://127.0.0.1:{port}/", verbose=False)
