@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import run_cli
+from tests.conftest import run_cli
 from toolkit.datasets import digits
 from toolkit.spec import DataRequest
 

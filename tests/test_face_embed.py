@@ -12,7 +12,7 @@ from toolkit.spec import DataRequest
 
 
 def write_identity_folders(root, identities=3, per_identity=3, size=40):
-    from faces_data import lfw_faces
+    from tests.faces_data import lfw_faces
 
     faces = lfw_faces()
     for i in range(identities):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from faces_data import ROOT_EXPORTS, canvas, iou
+from tests.faces_data import ROOT_EXPORTS, canvas, iou
 from toolkit import runtime
 from toolkit.errors import InputError
 

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import run_cli
-from faces_data import ROOT_EXPORTS, canvas
+from tests.conftest import run_cli
+from tests.faces_data import ROOT_EXPORTS, canvas
 from toolkit import runtime
 from toolkit.errors import InputError
 from toolkit.runtime.faces.draw import draw_faces

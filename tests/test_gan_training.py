@@ -106,7 +106,7 @@ def test_collapse_warning(tmp_path: Path) -> None:
 
 
 def test_cgan_multi_label_celeba_attributes(tmp_path: Path) -> None:
-    from test_gan_datasets import write_celeba
+    from tests.test_gan_datasets import write_celeba
 
     rows = [(f"{i:06d}.jpg", [1 if i % 2 else -1, 1 if i % 3 == 0 else -1, -1]) for i in range(1, 25)]
     root = write_celeba(tmp_path / "celeba", rows)
@@ -129,7 +129,7 @@ def test_cgan_multi_label_celeba_attributes(tmp_path: Path) -> None:
 
 
 def test_unknown_attribute_in_config_is_a_dataset_error(tmp_path: Path) -> None:
-    from test_gan_datasets import write_celeba
+    from tests.test_gan_datasets import write_celeba
 
     from toolkit.errors import DatasetError
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import ROOT, run_cli
+from tests.conftest import ROOT, run_cli
 from toolkit import runtime
 from toolkit.errors import InputError
 from toolkit.images import make_grid, to_uint8

@@ -73,7 +73,7 @@ def open_image(source: str | Path | bytes | Image.Image, *, max_pixels: int = MA
     else:
         name = "upload" if isinstance(source, bytes) else str(source)
         if not isinstance(source, bytes) and not Path(source).is_file():
-            raise InputError(f"{name}: no such file")
+            raise InputError(f"{name}: cannot open (no such file)")
         try:
             with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as opened:
                 if opened.width * opened.height > max_pixels:
