@@ -66,3 +66,13 @@ def test_each_app_runs_on_its_own(module, monkeypatch, capsys):
     out = capsys.readouterr().out
     for option in ("--exported", "--port", "--concurrency", "--queue-size"):
         assert option in out
+
+
+def test_the_queue_is_bounded(tmp_path):
+    """Every event runs at most ``concurrency`` requests at once and at most ``queue_size`` wait."""
+    from apps import app
+    from apps.serve import DEFAULT_CONCURRENCY, DEFAULT_QUEUE_SIZE, queue
+
+    demo = queue(app.build(ModelStore(ROOT / "exported")))
+    assert demo._queue.max_size == DEFAULT_QUEUE_SIZE and demo._queue.default_concurrency_limit == DEFAULT_CONCURRENCY
+    assert {fn.concurrency_limit for fn in demo.fns.values()} == {"default"}  # no event escapes the limit
