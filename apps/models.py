@@ -139,15 +139,12 @@ class ModelStore:
     def missing(self, what: str, tasks: Iterable[str]) -> str:
         """A Markdown message for a tab whose models are absent: what is missing and why."""
         tasks = tuple(tasks)
-        broken = [f"`{n}`: {msg}" for n, msg in sorted(self.problems.items()) if self.tasks.get(n) in tasks]
-        lines = [f"**{what}: model not available.** No export of task {' / '.join(tasks)} "
-                 f"could be opened in `{self.root}`."]
+        broken = [f"- `{n}`: {msg}" for n, msg in sorted(self.problems.items()) if self.tasks.get(n) in tasks]
+        head = (f"**{what}: model not available.** No export of task {' / '.join(tasks)} "
+                f"could be opened in `{self.root}`.")
         if broken:
-            lines.append("Exports that failed to open:")
-            lines.extend(f"- {b}" for b in broken)
-        else:
-            lines.append("Ship one with `onnxkit export ... --out exported/NAME` and restart the app.")
-        return "\n\n".join(lines[:2]) + ("\n" + "\n".join(lines[2:]) if len(lines) > 2 else "")
+            return head + "\n\nExports that failed to open:\n" + "\n".join(broken)
+        return head + "\n\nShip one with `onnxkit export ... --out exported/NAME` and restart the app."
 
     def summary(self) -> str:
         loaded = ", ".join(f"{n} ({p.task}, {p.provider})" for n, p in sorted(self.pipelines.items()))
