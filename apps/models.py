@@ -20,26 +20,14 @@ from typing import Any
 from toolkit import runtime
 from toolkit.errors import OnnxkitError
 from toolkit.manifest import MANIFEST_NAME, read_manifest
+from toolkit.runtime.exports import default_exported_dir
 
 log = logging.getLogger("apps")
 
-#: Environment variable naming the directory of exports (``--exported`` overrides it).
-EXPORTED_ENV = "ONNXKIT_EXPORTED"
 #: Environment variable for onnxruntime intra-op threads per session (default: onnxruntime's choice).
 THREADS_ENV = "ONNXKIT_THREADS"
 #: Where a demo face gallery may live inside the exports directory (file or directory).
 GALLERY_NAMES = ("face-gallery.npz", "face-gallery")
-
-
-def default_exported_dir() -> Path:
-    """``$ONNXKIT_EXPORTED``, else ``./exported`` when it exists, else the ``exported/`` of this checkout."""
-    env = os.environ.get(EXPORTED_ENV)
-    if env:
-        return Path(env)
-    here = Path.cwd() / "exported"
-    if here.is_dir():
-        return here
-    return Path(__file__).resolve().parent.parent / "exported"
 
 
 def default_threads() -> int | None:

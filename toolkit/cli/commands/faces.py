@@ -10,8 +10,18 @@ import json
 from pathlib import Path
 from typing import Any
 
-DEFAULT_DETECTOR = "exported/mtcnn"
-DEFAULT_EMBEDDER = "exported/face-embed"
+# Export names inside the exports directory ($ONNXKIT_EXPORTED, ./exported, or the checkout's).
+DEFAULT_DETECTOR = "mtcnn"
+DEFAULT_EMBEDDER = "face-embed"
+
+
+def _export_path(value: str) -> str:
+    """A path as given when it exists, else the export of that name in the exports directory."""
+    from toolkit.runtime.exports import default_exported_dir
+
+    if Path(value).exists() or "/" in value:
+        return value
+    return str(default_exported_dir() / value)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -20,9 +30,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sub.required = True
 
     def models(p: argparse.ArgumentParser, embedder: bool = True) -> None:
-        p.add_argument("--detector", default=DEFAULT_DETECTOR, help=f"MTCNN export (default {DEFAULT_DETECTOR})")
+        p.add_argument("--detector", type=_export_path, default=_export_path(DEFAULT_DETECTOR),
+                       help=f"MTCNN export (default: exported/{DEFAULT_DETECTOR})")
         if embedder:
-            p.add_argument("--embedder", default=DEFAULT_EMBEDDER, help=f"embedder export (default {DEFAULT_EMBEDDER})")
+            p.add_argument("--embedder", type=_export_path, default=_export_path(DEFAULT_EMBEDDER),
+                           help=f"embedder export (default: exported/{DEFAULT_EMBEDDER})")
 
     p = sub.add_parser("detect", help="find faces and their five landmarks; draw them on a PNG")
     p.add_argument("image")
