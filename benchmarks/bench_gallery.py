@@ -152,7 +152,7 @@ def main() -> None:
     parser.add_argument("--library", nargs="+", default=["gallery"],
                         choices=["gallery", "usearch", "hnswlib", "faiss", "faiss-ivf"])
     parser.add_argument("--queries", type=int, default=1000)
-    parser.add_argument("--ef", type=int, nargs="+", default=[64, 128, 192],
+    parser.add_argument("--ef", type=int, nargs="+", default=[128, 192, 256],
                         help="search breadths to try (HNSW ef; lists probed for gallery and faiss-ivf)")
     parser.add_argument("--ef-add", type=int, default=64, help="construction breadth")
     parser.add_argument("--M", type=int, default=16)

@@ -111,6 +111,6 @@ def test_small_gallery_drops_an_old_index_file(tmp_path):
     assert Gallery.load(path).search(vectors[:1], k=1)[0][0][0] == "few"
 
 
-@pytest.mark.parametrize("dim, expected", [(128, 16), (512, 64), (64, 8), (36, 4), (7, 1)])
+@pytest.mark.parametrize("dim, expected", [(128, 32), (512, 128), (64, 16), (36, 9), (7, 1), (10, 2)])
 def test_pq_subquantizers_divide_the_dimension(dim, expected):
     assert ann.pq_subquantizers(dim) == expected
