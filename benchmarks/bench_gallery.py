@@ -10,7 +10,7 @@ Synthetic data: identity vectors are Gaussian with a decaying spectrum (real fac
 not isotropic), normalised; each query is one identity's vector plus noise (another photo of that
 person, cosine ~0.86 to it with the default --noise 0.6).
 
-    .venv/bin/python benchmarks/bench_gallery.py            # the Gallery's index at 10k, 100k, 1M (~3 min)
+    .venv/bin/python benchmarks/bench_gallery.py            # the Gallery's index at 10k, 100k, 1M (~2 min)
     .venv/bin/python benchmarks/bench_gallery.py --library faiss-ivf --ef 32 64 128
     .venv/bin/python benchmarks/bench_gallery.py --library usearch --ef 32 64 128 --M 16 --ef-add 64
 

@@ -1,4 +1,4 @@
-"""Alignment, gallery (exact and HNSW search, atomic persistence) and verification metrics."""
+"""Alignment, gallery (exact and indexed search, atomic persistence) and verification metrics."""
 
 from __future__ import annotations
 

@@ -11,13 +11,15 @@ float32 matrix product measured in the same run):
   192 -> 0.988, 256 -> 0.992;
 * inside the cells, vectors are stored as 4-bit product-quantisation codes scanned with SIMD
   ("fast scan": dim/8 bytes per vector instead of 4*dim). IVF-Flat at recall 0.985 was 4x faster
-  than exact search; this index at 192 probes is 26-31x faster (three runs), at recall 0.988;
+  than exact search; this index at 192 probes is 26x faster (median of six runs, 18-31x: the CPU is
+  shared), at recall 0.988;
 * the PQ scores are approximate, so the best ``RERANK`` candidates are re-scored exactly against the
   gallery's float32 vectors: the returned similarities are exact, and the index stores codes only
-  (19 MB at 1M x 128-d, so it is cheap to persist). Build at 1M: 28-88 s depending on load.
+  (27 MB at 1M x 128-d, so it is cheap to persist). Build at 1M: 30-90 s depending on load.
 
 Also measured and rejected: HNSW (usearch M16: recall 0.79 at ef 128, 14 min build), IVF with 8192
-lists (recall 0.981 at 24x with 128 probes, 3 min build).
+lists (recall 0.981 at 24x with 128 probes, 3 min build), PQ without residuals (recall 0.995
+but 16x), a numpy coarse quantizer + ``search_preassigned`` (no faster).
 """
 
 from __future__ import annotations
