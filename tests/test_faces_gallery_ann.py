@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from toolkit.errors import InputError
 from toolkit.runtime.faces import ann
 from toolkit.runtime.faces.gallery import Gallery, exact_search, index_path
 
@@ -114,3 +115,23 @@ def test_small_gallery_drops_an_old_index_file(tmp_path):
 @pytest.mark.parametrize("dim, expected", [(128, 32), (512, 128), (64, 16), (36, 9), (7, 1), (10, 2)])
 def test_pq_subquantizers_divide_the_dimension(dim, expected):
     assert ann.pq_subquantizers(dim) == expected
+
+
+def test_without_faiss_a_large_gallery_still_saves_and_loads(tmp_path, monkeypatch):
+    vectors, queries = identities(1500, seed=2)
+    gallery = Gallery(DIM, exact_limit=1000)
+    gallery.add("many", vectors)
+    path = tmp_path / "g.npz"
+    gallery.save(path)  # with faiss: index written
+    assert index_path(path).exists()
+
+    def no_faiss():
+        raise InputError("galleries larger than the exact-search limit need `faiss-cpu`")
+
+    monkeypatch.setattr(ann, "_faiss", no_faiss)
+    loaded = Gallery.load(path, exact_limit=1000)  # the index file cannot be read: ignored
+    assert loaded._index is None and len(loaded) == 1500
+    loaded.save(path)  # the gallery is saved; the index file, now unverifiable, is dropped
+    assert not index_path(path).exists() and len(Gallery.load(path)) == 1500
+    with pytest.raises(InputError, match="faiss-cpu"):
+        loaded.search(queries[:1])

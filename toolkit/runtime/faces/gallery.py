@@ -180,15 +180,19 @@ class Gallery:
         np.savez_compressed(buffer, vectors=vectors, labels=np.array(self._labels, dtype=np.str_),
                             meta=np.array(json.dumps(meta)))
         sidecar = index_path(path)
+        index = None
         if self.uses_index:
+            with contextlib.suppress(InputError):  # no faiss here: save the gallery, not its index
+                index = self.build_index()
+        if index is not None:
             index_meta = {"format": INDEX_FORMAT, "version": INDEX_VERSION, "digest": _digest(vectors)}
             index_buffer = io.BytesIO()
-            np.savez(index_buffer, index=ann.serialize(self.build_index()), meta=np.array(json.dumps(index_meta)))
+            np.savez(index_buffer, index=ann.serialize(index), meta=np.array(json.dumps(index_meta)))
             atomic_write_bytes(sidecar, index_buffer.getvalue())
         atomic_write_bytes(path, buffer.getvalue())
-        if not self.uses_index:
+        if index is None:
             with contextlib.suppress(FileNotFoundError):
-                sidecar.unlink()  # an index of an older, larger state of this gallery
+                sidecar.unlink()  # an index of an older state of this gallery
 
     @classmethod
     def load(cls, path: str | Path, *, exact_limit: int = EXACT_LIMIT) -> Gallery:
@@ -253,7 +257,7 @@ def _load_index(path: Path, vectors: np.ndarray) -> Any:
         return None
     try:
         index = ann.deserialize(blob)
-    except RuntimeError:  # faiss could not parse it
+    except (RuntimeError, InputError):  # faiss could not parse it, or is not installed here
         return None
     return index if index.ntotal == len(vectors) else None
 
