@@ -22,6 +22,9 @@ from apps.limits import DEFAULT, Limits
 DEFAULT_CONCURRENCY = 2
 #: Requests allowed to wait; beyond it Gradio answers "queue is full" at once.
 DEFAULT_QUEUE_SIZE = 64
+#: Every response's pictures are files of their own (apps.ui.publish_image); Gradio sweeps those
+#: older than CACHE_AGE_S every CACHE_SWEEP_S, so a long-running Space's disk stays bounded.
+CACHE_SWEEP_S, CACHE_AGE_S = 600, 3600
 
 log = logging.getLogger("apps")
 
@@ -52,6 +55,8 @@ def queue(demo, *, concurrency: int = DEFAULT_CONCURRENCY, queue_size: int = DEF
 
 
 def launch(demo, *, host: str, port: int, limits: Limits = DEFAULT, **kwargs):
+    if demo.delete_cache is None:
+        demo.delete_cache = (CACHE_SWEEP_S, CACHE_AGE_S)
     return demo.launch(server_name=host, server_port=port, max_file_size=limits.max_upload_bytes,
                        footer_links=["api"], **kwargs)
 

@@ -10,17 +10,21 @@ from __future__ import annotations
 import base64
 import functools
 import inspect
+import io
 import logging
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
+from gradio import utils as gr_utils
 import numpy as np
 from PIL import Image
 
 from apps.limits import Limits, LimitError
 from toolkit.errors import OnnxkitError
+from toolkit.fsutil import atomic_write_bytes
 from toolkit.images import make_grid, open_image, to_pil
 
 log = logging.getLogger("apps")
@@ -36,24 +40,28 @@ def _as_gr_error(exc: BaseException) -> gr.Error:
 
 
 def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Run a handler; a user's mistake becomes a ``gr.Error`` pop-up with its message, a bug a
-    short apology (with the traceback in the server log), never a traceback in the page.
-    Works for plain and generator (streaming) handlers."""
+    """Run a handler the way every event of the demo needs: a user's mistake becomes a
+    ``gr.Error`` pop-up with its message, a bug a short apology (with the traceback in the server
+    log), never a traceback in the page; a picture it returns goes out as a file written for this
+    response alone (:func:`publish_image`). Works for plain and generator (streaming) handlers."""
     if inspect.isgeneratorfunction(fn):
         @functools.wraps(fn)
         def stream(*args: Any, **kwargs: Any) -> Any:
             try:
-                yield from fn(*args, **kwargs)
+                for result in fn(*args, **kwargs):
+                    yield _published(result)
             except Exception as exc:
                 raise _as_gr_error(exc) from None
+        stream.guarded = True  # type: ignore[attr-defined]
         return stream
 
     @functools.wraps(fn)
     def call(*args: Any, **kwargs: Any) -> Any:
         try:
-            return fn(*args, **kwargs)
+            return _published(fn(*args, **kwargs))
         except Exception as exc:
             raise _as_gr_error(exc) from None
+    call.guarded = True  # type: ignore[attr-defined]
     return call
 
 
@@ -167,6 +175,31 @@ def show(images: np.ndarray, columns: int | None = None, *, min_width: int = 256
     if scale > 1:
         picture = picture.resize((picture.width * scale, picture.height * scale), Image.Resampling.NEAREST)
     return picture
+
+
+def publish_image(picture: Image.Image, directory: str | Path, format: str = "png") -> str:
+    """Write one response's picture to a file of its own under ``directory``; return its path.
+
+    Never a path another response may write: Gradio's own cache names a picture by the hash of its
+    bytes and rewrites that file in place for every response that produces the same picture (same
+    seed, same upload), so a download of the first response still in flight reads a file that is
+    truncated under it, and the client gets a body cut off at a 64 KiB chunk boundary. A fresh
+    directory per response, written through a rename, is never touched again once published.
+    """
+    buffer = io.BytesIO()
+    picture.save(buffer, format=format.upper())
+    path = Path(directory) / uuid.uuid4().hex / f"image.{format.lower()}"
+    atomic_write_bytes(path, buffer.getvalue(), durable=False)
+    return str(path)
+
+
+def _published(result: Any) -> Any:
+    """A handler's result with every picture in it (alone or in a tuple) replaced by its file."""
+    if isinstance(result, Image.Image):
+        return publish_image(result, gr_utils.get_upload_folder())
+    if isinstance(result, tuple):
+        return tuple(_published(r) for r in result)
+    return result
 
 
 def unavailable(message: str) -> gr.Markdown:
