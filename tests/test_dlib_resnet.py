@@ -149,3 +149,77 @@ def test_fresh_export_reproduces_dlib(tmp_path, chips, dlib_descriptors):
     assert manifest.files["embed"].parity["max_abs_diff"] <= 1e-4
     worst = float(np.abs(onnx_descriptors(tmp_path / "dlib-resnet", chips) - dlib_descriptors).max())
     assert worst <= 1e-4, f"max abs diff {worst:.3g} against dlib"
+
+
+def lfw_canvas(index: int) -> np.ndarray:
+    """lfw_subset face ``index`` scaled to 200 px on a 300x300 grey canvas (big enough for dlib's detector)."""
+    from PIL import Image
+
+    board = np.full((300, 300), 128, np.uint8)
+    board[50:250, 50:250] = np.asarray(Image.fromarray(lfw_faces()[index]).resize((200, 200), Image.Resampling.BICUBIC))
+    return np.stack([board] * 3, -1)
+
+
+@pytest.fixture(scope="module")
+def dlib_faces():
+    """(rgb, dlib's 5 shape points, dlib's chip, MTCNN's face) where dlib and our MTCNN find the same
+    face: the astronaut and eight lfw_subset faces."""
+    from skimage import data
+
+    from toolkit import runtime
+
+    mtcnn = runtime.load(ROOT_EXPORTS / "mtcnn")
+    detector = dlib.get_frontal_face_detector()
+    predictor = dlib.shape_predictor(face_recognition_models.pose_predictor_five_point_model_location())
+    result = []
+    for photo in [data.astronaut()] + [lfw_canvas(i) for i in range(8)]:
+        face = max(mtcnn.detect(photo), key=lambda f: f.width * f.height)
+        centre = np.array([(face.box[0] + face.box[2]) / 2, (face.box[1] + face.box[3]) / 2])
+        rects = [r for r in detector(photo, 1)
+                 if np.hypot(r.center().x - centre[0], r.center().y - centre[1]) < r.width() / 2]
+        if not rects:
+            continue
+        shape = predictor(photo, rects[0])
+        points = np.array([[shape.part(i).x, shape.part(i).y] for i in range(5)], np.float64)
+        result.append((photo, points, np.asarray(dlib.get_face_chip(photo, shape, size=150, padding=0.25)), face))
+    assert len(result) >= 7
+    return result
+
+
+def test_numpy_chip_geometry_is_dlibs(dlib_faces):
+    """Given dlib's own five points, our chip matrix + warp cut dlib's chip (pixels and descriptors)."""
+    from toolkit import runtime
+    from toolkit.runtime.faces.align import dlib_chip_matrix, warp_like_dlib
+
+    embedder = runtime.load(SHIPPED)
+    for photo, points, theirs, _ in dlib_faces:
+        ours = warp_like_dlib(photo, dlib_chip_matrix(points), 150)
+        assert np.abs(ours.astype(int) - theirs.astype(int)).mean() < 0.5
+        mine, reference = embedder.embed(np.stack([ours, theirs]))
+        assert np.linalg.norm(mine - reference) < 0.01
+    # A face much larger than the chip goes through the halving pyramid, as in dlib.
+    big = np.asarray(__import__("PIL.Image", fromlist=["Image"]).fromarray(dlib_faces[0][0]).resize((2048, 2048)))
+    points = dlib_faces[0][1] * 4 + 1.5
+    shape = dlib.full_object_detection(dlib.rectangle(0, 0, 2047, 2047), [dlib.point(*map(int, p)) for p in points])
+    theirs = np.asarray(dlib.get_face_chip(big, shape, size=150, padding=0.25))
+    ours = warp_like_dlib(big, dlib_chip_matrix(points.astype(int)), 150)
+    mine, reference = embedder.embed(np.stack([ours, theirs]))
+    assert np.linalg.norm(mine - reference) < 0.05
+
+
+def test_mtcnn_chips_are_close_to_dlibs(dlib_faces):
+    """Our serving path (MTCNN landmarks -> align_dlib_chip) against dlib's chip of the same face."""
+    from toolkit import runtime
+    from toolkit.runtime.faces.align import align_dlib_chip, dlib_points_from_mtcnn
+
+    embedder = runtime.load(SHIPPED)
+    distances, point_errors = [], []
+    for photo, points, theirs, face in dlib_faces:
+        point_errors.append(np.abs(dlib_points_from_mtcnn(face.landmarks) - points).max() / (face.width or 1))
+        ours = align_dlib_chip(photo, face.landmarks)
+        assert ours.shape == (150, 150, 3) and ours.dtype == np.uint8
+        mine, reference = embedder.embed(np.stack([ours, theirs]))
+        distances.append(float(np.linalg.norm(mine - reference)))
+    print("chip descriptor distances", np.round(distances, 3), "point errors / face width", np.round(point_errors, 3))
+    assert max(point_errors) < 0.08, "dlib's points estimated from MTCNN's within 8 % of the face width"
+    assert np.mean(distances) < 0.2 and max(distances) < 0.35, "well inside dlib's 0.6 same-person distance"
