@@ -50,6 +50,7 @@ def _z(rows: int, seed: int) -> list:
 def test_two_exports_are_served_by_two_replicas_each(server: rsl.Server) -> None:
     status, info = rsl.get(f"{server.base}/{TEXT}/")
     assert status == 200 and info["task"] == "text-generator" and set(info["files"]) == {"step", "prime"}
+    assert info["stacked_files"] == ["step"]  # prime (a Loop over a [1, T] prompt) is never stacked
     for name, file, body in [(GENERATOR, "generator", {"inputs": {"z": _z(1, 0)}}),
                              (TEXT, "step", {"inputs": {"token": [5], "state_0": [[0.0] * 384]}})]:
         with ThreadPoolExecutor(8) as pool:
@@ -76,6 +77,11 @@ def test_concurrent_requests_share_batches_and_answers_match_local_runs(server: 
     stats = [rsl.get(f"{server.base}/{GENERATOR}/-/stats")[1] for _ in range(6)]
     assert any(s["max_batch"] > 1 for s in stats)
     assert all(s["requests"] >= s["runs"] for s in stats)
+    # the step of many streams is stacked too (see the text test); 4 concurrent step requests
+    with ThreadPoolExecutor(4) as pool:
+        steps = list(pool.map(lambda t: rsl.post(f"{server.base}/{TEXT}/step",
+                                                 {"inputs": {"token": [t], "state_0": [[0.0] * 384]}}), range(12)))
+    assert max(answer["batch"]["requests"] for _, answer in steps) > 1
 
 
 def test_a_text_step_through_the_server_equals_a_local_step(server: rsl.Server) -> None:

@@ -8,9 +8,10 @@ Routes, under the application's prefix (``/<export name>``)::
 
 Requests are validated exactly as :meth:`ModelSession.validate` does in-process (a bad one gets a
 400 naming the problem, before it joins a batch); valid ones are queued by ``@serve.batch``, which
-hands the replica up to ``max_batch_size`` of them at once; requests for the same file with the same
-per-row shapes are stacked into one onnxruntime run and split again. Every answer says how many
-requests shared its run (``batch.requests``), so a client or a test sees batching happen.
+hands the replica up to ``max_batch_size`` of them at once; requests for the same row-wise file
+(:func:`row_wise_files`) with the same per-row shapes are stacked into one onnxruntime run and split
+again. Every answer says how many requests shared its run (``batch.requests``), so a client or a
+test sees batching happen.
 
 A text generator's ``step`` file is served like any other: the GRU state travels in the request
 and the response, so any replica can take any step and steps of many streams share one run.
@@ -38,6 +39,17 @@ DEFAULT_MAX_BATCH_SIZE = 16
 DEFAULT_BATCH_WAIT_MS = 5.0
 
 
+def row_wise_files(pipeline: Any) -> set[str]:
+    """Files whose requests may be stacked into one run: each output row depends on its own input
+    row only. The pipeline's ``batchable`` files (what the in-process micro-batcher merges), and a
+    text generator's ``step`` (one GRU step per row: the point of carrying the state). Other files'
+    requests still share a replica's batch queue but each gets a run of its own."""
+    files = set(getattr(pipeline, "batchable", ()))
+    if pipeline.task == "text-generator" and "step" in pipeline.sessions:
+        files.add("step")
+    return files
+
+
 def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
@@ -57,6 +69,7 @@ class ExportDeployment:
         self._run_batch.set_max_batch_size(self.max_batch_size)
         self._run_batch.set_batch_wait_timeout_s(self.batch_wait_ms / 1000.0)
         self.replica = serve.get_replica_context().replica_id.unique_id
+        self.stackable = row_wise_files(self.pipeline)
         self.batch_sizes: collections.Counter[int] = collections.Counter()
 
     # -- HTTP -------------------------------------------------------------------------------------
@@ -101,6 +114,7 @@ class ExportDeployment:
                              "outputs": [t.to_json() for t in entry.outputs]}
                       for name, entry in manifest.files.items()},
             "info": {k: v for k, v in manifest.info.items() if isinstance(v, (str, int, float, bool, list))},
+            "stacked_files": sorted(self.stackable),
             "max_batch_size": self.max_batch_size,
             "batch_wait_ms": self.batch_wait_ms,
         }
@@ -122,7 +136,7 @@ class ExportDeployment:
         """Group the queued requests by file and row shapes, run each group once, split the results."""
         groups: dict[tuple[Any, ...], list[int]] = collections.defaultdict(list)
         for index, (file, arrays) in enumerate(items):
-            groups[(file, batch_key(arrays))].append(index)
+            groups[(file, batch_key(arrays) if file in self.stackable else index)].append(index)
         results: list[Any] = [None] * len(items)
         for (file, _), members in groups.items():
             try:
