@@ -22,6 +22,7 @@ CHUNK = 512
 @pipeline_for("autoencoder", "vae")
 class AutoEncoder(Pipeline):
     required_files = ("encoder", "decoder")
+    batchable = ("encoder", "decoder")
 
     @property
     def is_vae(self) -> bool:

@@ -17,6 +17,7 @@ CHUNK = 512
 @pipeline_for("classifier")
 class Classifier(Pipeline):
     required_files = ("classifier",)
+    batchable = ("classifier",)
 
     @property
     def label_names(self) -> list[str]:

@@ -171,6 +171,7 @@ class FaceEmbedder(Pipeline):
     """
 
     required_files = ("embed",)
+    batchable = ("embed",)
 
     @property
     def metric(self) -> str:

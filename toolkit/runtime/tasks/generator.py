@@ -30,6 +30,7 @@ class ImageGenerator(Pipeline):
     """z (and labels) -> images; random sampling, interpolation and 2-D latent grids."""
 
     required_files = ("generator",)
+    batchable = ("generator",)
 
     def __init__(self, manifest: Manifest, sessions: dict[str, ModelSession]) -> None:
         super().__init__(manifest, sessions)
