@@ -190,6 +190,18 @@ class FaceEmbedder(Pipeline):
     def size(self) -> int:
         return int(self.sessions["embed"].inputs[0].shape[1])
 
+    @property
+    def threshold(self) -> float | None:
+        """The model's own same-person threshold (a distance for euclidean models), if it states one."""
+        value = self.manifest.metrics.get("verification_threshold", self.info.get("threshold"))
+        return None if value is None else float(value)
+
+    def align(self, image: Any, landmarks: np.ndarray) -> np.ndarray:
+        """Cut the face at ``landmarks`` (MTCNN's five points) out of ``image`` the way this model expects."""
+        from toolkit.runtime.faces.align import aligner
+
+        return aligner(str(self.info.get("alignment", "")))(image, landmarks, self.size)
+
     def embed(self, aligned: np.ndarray, batch_size: int = 64) -> np.ndarray:
         """``aligned``: uint8 (0..255) or float (0..1) ``[N, S, S, 3]`` (S = :attr:`size`) -> float32 ``[N, dim]``."""
         faces = np.asarray(aligned)
