@@ -130,20 +130,26 @@ class StreamBatcher:
 
     def _sample(self, streams: list[_Stream], logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Each stream's next character from its own row, settings and random generator; which
-        streams stay in the batch, and the tokens to step with."""
+        streams stay in the batch, and the tokens to step with.
+
+        Rows with the same settings are sampled in one vectorised call, each with a uniform draw
+        from its own stream's generator (none at temperature 0, as alone): the arithmetic is per row,
+        so a row's token is the one it would get alone, at a fraction of the per-stream cost."""
         from toolkit.runtime.tasks.text import _held_back, sample_tokens
 
         vocabulary, banned = self.generator.vocabulary, self.generator._banned
-        keep = np.ones(len(streams), bool)
+        keep = np.array([not s.gone for s in streams], bool)
         tokens = np.zeros(len(streams), np.int64)
-        for row, stream in enumerate(streams):
-            if stream.gone:
-                keep[row] = False
-                continue
-            o = stream.options
-            token = int(sample_tokens(logits[row:row + 1], stream.rng, o.temperature, o.top_k, o.top_p, banned)[0])
-            tokens[row] = token
-            stream.text += vocabulary[token]
+        groups: dict[tuple, list[int]] = {}
+        for row in np.flatnonzero(keep):
+            o = streams[row].options
+            groups.setdefault((o.temperature, o.top_k, o.top_p), []).append(int(row))
+        for (temperature, top_k, top_p), rows in groups.items():
+            uniforms = None if temperature == 0 else np.array([streams[r].rng.random() for r in rows])
+            tokens[rows] = sample_tokens(logits[rows], None, temperature, top_k, top_p, banned, uniforms)
+        for row in np.flatnonzero(keep):
+            stream, o = streams[row], streams[row].options
+            stream.text += vocabulary[tokens[row]]
             stream.position += 1
             finished = stream.position >= o.length
             for stop in o.stop:
