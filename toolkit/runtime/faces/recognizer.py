@@ -89,8 +89,11 @@ class FaceRecognizer:
     """Ties a :class:`FaceDetector`, a :class:`FaceEmbedder` and a :class:`Gallery` together."""
 
     def __init__(self, detector: FaceDetector, embedder: FaceEmbedder, gallery: Gallery | None = None,
-                 threshold: float | None = None, temperature: float = 30.0) -> None:
+                 threshold: float | None = None, temperature: float = 30.0,
+                 rotations: bool | Sequence[float] | None = None) -> None:
         self.detector = detector
+        #: Also search rotated copies of each image (``FaceDetector.detect(rotations=...)``); opt-in.
+        self.rotations = rotations
         self.embedder = embedder
         self.metric = embedder.metric
         model = embedder.manifest.model
@@ -129,7 +132,7 @@ class FaceRecognizer:
     # -- faces -> embeddings ----------------------------------------------------------------------
     def faces_and_embeddings(self, image: Any) -> tuple[np.ndarray, list[Face], np.ndarray]:
         rgb = to_rgb_uint8(image)
-        faces = self.detector.detect(rgb)
+        faces = self.detector.detect(rgb, rotations=self.rotations)
         if not faces:
             return rgb, [], np.zeros((0, self.embedder.dim), np.float32)
         crops = np.stack([self.embedder.align(rgb, f.landmarks) for f in faces])
