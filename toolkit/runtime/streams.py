@@ -110,11 +110,12 @@ class StreamBatcher:
                     self._wakeup.wait()
                 room = self.max_streams - len(streams)
                 joining, self._joining = self._joining[:room], self._joining[room:]
-            if joining:
-                streams += joining
-                logits = np.concatenate([logits, *(s.logits for s in joining)])
-                states = [np.concatenate([mine, *(s.states[i] for s in joining)]) for i, mine in enumerate(states)]
             try:
+                if joining:
+                    streams += joining
+                    logits = np.concatenate([logits, *(s.logits for s in joining)])
+                    states = [np.concatenate([mine, *(s.states[i] for s in joining)])
+                              for i, mine in enumerate(states)]
                 keep, tokens = self._sample(streams, logits)
                 streams = [s for s, k in zip(streams, keep) if k]
                 states = [s[keep] for s in states]
@@ -124,9 +125,11 @@ class StreamBatcher:
                 else:
                     logits = logits[keep]
             except BaseException as exc:  # noqa: BLE001 - every reader of the batch hears of it
-                for stream in streams:
+                for stream in {id(s): s for s in [*streams, *joining]}.values():
                     stream.pieces.put(exc)
-                streams, logits, states = [], logits[:0], [s[:0] for s in states]
+                streams = []
+                logits = np.zeros((0, len(self.generator.vocabulary)), np.float32)
+                states = self.generator.initial_state(0)
 
     def _sample(self, streams: list[_Stream], logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Each stream's next character from its own row, settings and random generator; which
