@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from toolkit.errors import InputError
-from toolkit.runtime.base import Pipeline, pipeline_for
+from toolkit.runtime.base import Pipeline
 from toolkit.runtime.faces import mtcnn_ops as ops
 from toolkit.runtime.faces.imageio import to_rgb_uint8
 
@@ -46,7 +46,6 @@ class Face:
                               for n, (x, y) in zip(LANDMARK_NAMES, self.landmarks)}}
 
 
-@pipeline_for("face-detector")
 class FaceDetector(Pipeline):
     """MTCNN: ``detect(image) -> list[Face]``, best score first.
 
@@ -59,8 +58,6 @@ class FaceDetector(Pipeline):
     """
 
     default_threads = 1
-
-    required_files = ("pnet", "rnet", "onet")
 
     def __init__(self, manifest: Any, sessions: Any) -> None:
         super().__init__(manifest, sessions)
@@ -160,11 +157,8 @@ class FaceDetector(Pipeline):
         return boxes[kept], landmarks[kept]
 
 
-@pipeline_for("face-embedder")
 class FaceEmbedder(Pipeline):
     """Aligned 112x112 RGB faces -> L2-normalised embeddings (``embed``)."""
-
-    required_files = ("embed",)
 
     @property
     def dim(self) -> int:

@@ -19,7 +19,7 @@ import numpy as np
 
 from toolkit.errors import InputError, ManifestError
 from toolkit.manifest import Manifest
-from toolkit.runtime.base import Pipeline, pipeline_for
+from toolkit.runtime.base import Pipeline
 from toolkit.runtime.session import ModelSession
 
 POLICIES = ("replace", "error")
@@ -121,7 +121,6 @@ def _held_back(text: str, stops: tuple[str, ...]) -> int:
     return longest
 
 
-@pipeline_for("text-generator")
 class TextGenerator(Pipeline):
     """Generate text from a character-level step model (see the module docstring).
 
@@ -129,7 +128,6 @@ class TextGenerator(Pipeline):
     does; it starts as the manifest's policy and may be changed on the instance.
     """
 
-    required_files = ("step",)
 
     def __init__(self, manifest: Manifest, sessions: dict[str, ModelSession]) -> None:
         super().__init__(manifest, sessions)
