@@ -116,12 +116,13 @@ def render(store: ModelStore, limits: Limits = DEFAULT) -> None:
                              sources=["upload", "webcam", "clipboard"], height=320, elem_id="faces-photo")
             button = gr.Button("Find faces", variant="primary", elem_id="faces-button")
         with gr.Column():
-            drawn = gr.Image(label="Detected faces", type="pil", format="png", elem_id="faces-drawn")
+            drawn = gr.Image(label="Detected faces", type="pil", format="jpeg", elem_id="faces-drawn")
     summary = gr.Markdown(elem_id="faces-summary")
     table = gr.Dataframe(headers=HEADERS, datatype=["number", "number", "str", "number", "number"],
                          label="Top-3 matches per face", interactive=False, elem_id="faces-table")
     people = gr.Markdown(_people(store, None))
-    button.click(guarded(partial(match, store, limits=limits)), [photo, gallery], [drawn, table, summary],
+    button.click(guarded(partial(match, store, limits=limits), picture_format="jpeg"), [photo, gallery],
+                 [drawn, table, summary],
                  api_name="match", preprocess=False)
 
     with gr.Accordion("Enroll a person (this session only)", open=False):

@@ -19,6 +19,7 @@ from typing import Any
 
 from toolkit import runtime
 from toolkit.errors import OnnxkitError
+from toolkit.runtime.batching import BatchPolicy
 from toolkit.manifest import MANIFEST_NAME, read_manifest
 from toolkit.runtime.exports import default_exported_dir
 
@@ -40,12 +41,15 @@ class ModelStore:
 
     ``pipelines`` maps export name -> pipeline; ``problems`` maps export name -> why it could not be
     opened; ``gallery`` is the demo face gallery (or None, with ``gallery_problem`` saying why).
+    With ``batching``, concurrent requests' calls of each row-wise model are merged into one
+    onnxruntime run (:mod:`toolkit.runtime.batching`); None runs every call on its own.
     """
 
     def __init__(self, root: str | os.PathLike[str] | None = None, *, threads: int | None = None,
-                 parallel: bool = True) -> None:
+                 parallel: bool = True, batching: BatchPolicy | None = None) -> None:
         self.root = Path(root) if root is not None else default_exported_dir()
         self.threads = threads if threads is not None else default_threads()
+        self.batching = batching
         self.pipelines: dict[str, runtime.Pipeline] = {}
         self.problems: dict[str, str] = {}
         self.tasks: dict[str, str] = {}
@@ -67,7 +71,10 @@ class ModelStore:
         try:
             task = read_manifest(path, verify_hashes=False).task
             self.tasks[path.name] = task
-            return path.name, runtime.load(path, threads=self.threads), ""
+            pipeline = runtime.load(path, threads=self.threads)
+            if self.batching is not None:
+                pipeline.enable_batching(self.batching)
+            return path.name, pipeline, ""
         except OnnxkitError as exc:
             return path.name, None, str(exc)
         except Exception as exc:  # a pipeline bug must not take the whole demo down

@@ -10,12 +10,12 @@ import pytest
 from PIL import Image
 
 from toolkit import runtime
-from toolkit.datasets import digits
+from toolkit.datasets import mnist5k
 from toolkit.errors import InputError
 from toolkit.spec import DataRequest
 
 ROOT = Path(__file__).resolve().parent.parent
-SHIPPED = ROOT / "exported" / "classifier-digits"
+SHIPPED = ROOT / "exported" / "classifier-mnist"
 
 
 @pytest.fixture(scope="module")
@@ -25,11 +25,11 @@ def classifier():
 
 @pytest.fixture(scope="module")
 def test_set():
-    data = digits.load(None, DataRequest())
+    data = mnist5k.load(None, DataRequest())
     return data.x_test, data.y_test
 
 
-def test_shipped_classifier_is_accurate_on_digits_test_set(classifier, test_set) -> None:
+def test_shipped_classifier_is_accurate_on_held_out_mnist(classifier, test_set) -> None:
     x, y = test_set
     ids, probabilities = classifier.predict(x, k=3)
     assert ids.shape == (len(x), 3) and ids.dtype == np.int64 and probabilities.dtype == np.float32
@@ -80,7 +80,7 @@ def test_tiny_classifier_trains_exports_and_matches_keras(tmp_path: Path, test_s
     from toolkit import training
     from toolkit.export import export_run
 
-    result = training.train("classifier", data="digits", runs_root=tmp_path / "runs", run_id="t", seed=3, epochs=2,
+    result = training.train("classifier", data="mnist-5k", runs_root=tmp_path / "runs", run_id="t", seed=3, epochs=2,
                             overrides={"limit": "256", "filters": "4,8", "features": "16", "augment": "0"},
                             verbose=0)
     assert 0.0 <= result.metrics["test_accuracy"] <= 1.0 and result.metrics["test_size"] == len(test_set[1])

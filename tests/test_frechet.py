@@ -9,12 +9,12 @@ import pytest
 import scipy.linalg
 
 from toolkit import runtime
-from toolkit.datasets import digits
+from toolkit.datasets import mnist5k
 from toolkit.errors import InputError
 from toolkit.metrics import frechet
 from toolkit.spec import DataRequest
 
-SHIPPED = Path(__file__).resolve().parent.parent / "exported" / "classifier-digits"
+SHIPPED = Path(__file__).resolve().parent.parent / "exported" / "classifier-mnist"
 
 
 def reference_distance(mu1, s1, mu2, s2) -> float:
@@ -51,12 +51,16 @@ def test_class_coverage_sees_mode_collapse() -> None:
 
 
 @pytest.fixture(scope="module")
-def real() -> np.ndarray:
-    data = digits.load(None, DataRequest())
-    return np.concatenate([data.x_train, data.x_test])
+def mnist():  # noqa: ANN201
+    return mnist5k.load(None, DataRequest())
 
 
-def test_evaluate_generated_separates_real_from_bad_samples(real: np.ndarray) -> None:
+@pytest.fixture(scope="module")
+def real(mnist) -> np.ndarray:  # noqa: ANN001
+    return np.concatenate([mnist.x_train, mnist.x_test])
+
+
+def test_evaluate_generated_separates_real_from_bad_samples(real: np.ndarray, mnist) -> None:  # noqa: ANN001
     classifier = runtime.load(SHIPPED)
     rng = np.random.default_rng(1)
     # "generated" = other real digits: close to the baseline
@@ -64,8 +68,7 @@ def test_evaluate_generated_separates_real_from_bad_samples(real: np.ndarray) ->
     # noise and a collapsed generator (only the digit 1) are far worse
     noise = frechet.evaluate_generated(rng.random((400, 28, 28, 1), dtype=np.float32), classifier,
                                        reference=real, n=400)
-    labels = digits.load(None, DataRequest())
-    ones = labels.x_train[labels.y_train == 1]
+    ones = mnist.x_train[mnist.y_train == 1]
     collapsed = frechet.evaluate_generated(np.concatenate([ones] * 3)[:400], classifier, reference=real, n=400)
     assert held["baseline"] > 0 and held["frechet"] < 3 * held["baseline"] and held["coverage"] == 1.0
     assert noise["frechet"] > 20 * noise["baseline"]
@@ -77,15 +80,18 @@ def test_evaluate_generated_separates_real_from_bad_samples(real: np.ndarray) ->
     assert again["frechet"] == held["frechet"] and again["baseline"] == held["baseline"]
 
 
-def test_evaluate_generated_defaults_and_errors(real: np.ndarray) -> None:
-    result = frechet.evaluate_generated(real[:900], str(SHIPPED))  # default reference: all of digits, n=800
-    assert result["n"] == 800 and result["baseline"] > 0
-    with pytest.raises(InputError, match="generated images: 10 given, the metric needs 800"):
+def test_evaluate_generated_defaults_and_errors(real: np.ndarray, mnist) -> None:  # noqa: ANN001
+    result = frechet.evaluate_generated(real[:900], str(SHIPPED))  # default: the 500 held-out mnist-5k digits
+    assert result["n"] == 250 and result["baseline"] > 0
+    np.testing.assert_array_equal(frechet.real_mnist(), mnist.x_test)
+    with pytest.raises(InputError, match="split must be"):
+        frechet.real_mnist("validation")
+    with pytest.raises(InputError, match="generated images: 10 given, the metric needs 250"):
         frechet.evaluate_generated(real[:10], SHIPPED)
     with pytest.raises(InputError, match="reference images: 100 given, the metric needs 200"):
         frechet.evaluate_generated(real[:100], SHIPPED, reference=real[:100], n=100)
     with pytest.raises(InputError, match=r"\[N, 28, 28, 1\]"):
-        frechet.evaluate_generated(np.zeros((800, 32, 32, 1), np.float32), SHIPPED)
+        frechet.evaluate_generated(np.zeros((250, 32, 32, 1), np.float32), SHIPPED)
 
 
 def test_metric_and_digit_pipelines_need_no_tensorflow() -> None:

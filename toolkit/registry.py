@@ -33,6 +33,7 @@ CORE_MODULES = (
     "toolkit.datasets.faces",
     "toolkit.datasets.folder",
     "toolkit.datasets.mnist",
+    "toolkit.datasets.mnist5k",
     "toolkit.datasets.shapes",
     "toolkit.datasets.text",
     "toolkit.cli.commands",

@@ -39,7 +39,7 @@ class DenseAutoencoder(ModelSpec):
     description = "Dense autoencoder (784-128-64-32 ReLU encoder, mirrored sigmoid decoder, MSE)."
     config_class = AutoencoderConfig
     data_kind = "images"
-    default_data = "digits"
+    default_data = "mnist-5k"
 
     def data_request(self, config: AutoencoderConfig) -> DataRequest:
         return DataRequest(image_size=config.image_size, channels=1, seed=config.seed, limit=config.limit)

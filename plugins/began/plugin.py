@@ -7,7 +7,9 @@ Autoencoder discriminator with an L1 reconstruction loss; the control variable k
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from toolkit.gan.config import GANConfig
@@ -28,7 +30,7 @@ class BEGAN(GANSpec):
     name = "began"
     description = "Boundary-equilibrium GAN: L1 autoencoder discriminator, k_t control, convergence measure."
     config_class = BEGANConfig
-    default_data = "digits"
+    default_data = "mnist-5k"
 
     def make_trainer(self, config: BEGANConfig, data_info: dict[str, Any]) -> Any:
         from toolkit.gan import networks
@@ -38,6 +40,21 @@ class BEGAN(GANSpec):
         return BEGANTrainer(networks.conv_generator(config.latent_dim, shape, config.filters),
                             networks.autoencoder_discriminator(shape, config.filters, config.code_dim),
                             config.latent_dim, seed=config.seed, gamma=config.gamma, lambda_k=config.lambda_k)
+
+    def export_assets(self, model: Any, config: BEGANConfig, data_info: dict[str, Any],
+                      run_dir: Path | None) -> dict[str, bytes]:
+        """``samples.png`` plus ``convergence.json``: the run's per-epoch M and k_t, because the
+        convergence curve is BEGAN's own quality signal and the run directory is not shipped."""
+        assets = super().export_assets(model, config, data_info, run_dir)
+        history_path = Path(run_dir) / "history.json" if run_dir is not None else None
+        if history_path is not None and history_path.is_file():
+            history = json.loads(history_path.read_text())
+            keys = [k for k in ("convergence", "k", "d_loss", "g_loss") if k in history]
+            if keys:
+                curve = {"epoch": list(range(1, len(history[keys[0]]) + 1)), "gamma": config.gamma,
+                         **{k: [round(float(v), 6) for v in history[k]] for k in keys}}
+                assets["convergence.json"] = (json.dumps(curve, indent=1) + "\n").encode()
+        return assets
 
 
 @hookimpl

@@ -36,7 +36,7 @@ class CGAN(GANSpec):
     task = "conditional-generator"
     description = "Conditional AC-GAN with spectral normalisation: class or attribute labels -> images."
     config_class = CGANConfig
-    default_data = "digits"
+    default_data = "mnist-5k"
     conditional = True
 
     def describe_labels(self, config: CGANConfig, data: Dataset) -> dict[str, Any]:

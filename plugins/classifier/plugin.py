@@ -43,7 +43,7 @@ class DigitClassifier(ModelSpec):
     description = "A CNN image classifier (top-k classes with probabilities, plus a features output)."
     config_class = ClassifierConfig
     data_kind = "images"
-    default_data = "digits"
+    default_data = "mnist-5k"
 
     def data_request(self, config: ClassifierConfig) -> DataRequest:
         return DataRequest(image_size=config.image_size, channels=1, seed=config.seed, limit=config.limit)

@@ -27,7 +27,7 @@ class DCGAN(GANSpec):
     name = "dcgan"
     description = "DCGAN: transposed-convolution generator, strided-convolution discriminator (grey or colour)."
     config_class = DCGANConfig
-    default_data = "digits"
+    default_data = "mnist-5k"
 
     def make_trainer(self, config: DCGANConfig, data_info: dict[str, Any]) -> Any:
         from toolkit.gan import networks

@@ -27,7 +27,7 @@ class EBGAN(GANSpec):
     name = "ebgan"
     description = "Energy-based GAN: autoencoder discriminator, margin loss, pulling-away term."
     config_class = EBGANConfig
-    default_data = "digits"
+    default_data = "mnist-5k"
 
     def make_trainer(self, config: EBGANConfig, data_info: dict[str, Any]) -> Any:
         from toolkit.gan import networks

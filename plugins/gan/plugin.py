@@ -24,7 +24,7 @@ class DenseGAN(GANSpec):
     name = "gan"
     description = "The first MNIST GAN: dense generator and discriminator, alternating updates."
     config_class = DenseGANConfig
-    default_data = "digits"
+    default_data = "mnist-5k"
 
     def make_trainer(self, config: DenseGANConfig, data_info: dict[str, Any]) -> Any:
         from toolkit.gan import networks

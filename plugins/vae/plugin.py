@@ -130,7 +130,7 @@ class ConvVAE(ModelSpec):
     description = "Convolutional VAE (encoder -> mu, logvar; Conv2DTranspose decoder z -> image)."
     config_class = VAEConfig
     data_kind = "images"
-    default_data = "digits"
+    default_data = "mnist-5k"
 
     def data_request(self, config: VAEConfig) -> DataRequest:
         return DataRequest(image_size=28, channels=1, seed=config.seed, limit=config.limit)

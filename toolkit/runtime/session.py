@@ -14,6 +14,7 @@ import numpy as np
 import onnxruntime as ort
 
 from toolkit.errors import InputError, ModelFileError
+from toolkit.runtime.batching import BatchPolicy, MicroBatcher
 from toolkit.tensors import TensorInfo
 
 #: Set to "cpu" to force the CPU provider, or "cuda" to require CUDA (error if it does not work).
@@ -78,6 +79,7 @@ class ModelSession:
         except Exception as exc:  # InvalidProtobuf, Fail, NoSuchFile …: all mean a bad file
             raise ModelFileError(f"{self.path}: not a loadable ONNX model ({_short(exc)})") from None
         self.provider = self.session.get_providers()[0]
+        self.batcher: MicroBatcher | None = None
         self._check_signature()
 
     def _check_signature(self) -> None:
@@ -146,8 +148,21 @@ class ModelSession:
         """Run the model; return the requested outputs (all declared ones by default) by name."""
         names = list(outputs) if outputs is not None else [t.name for t in self.outputs]
         checked = self.validate(feeds) if validate else dict(feeds)
-        results = self.session.run(names, checked)
-        return dict(zip(names, results))
+        if self.batcher is not None:  # validated here, in the caller's thread: its errors stay its own
+            return self.batcher.run(checked, names)
+        return self._run_now(checked, names)
+
+    def _run_now(self, feeds: Mapping[str, Any], names: Sequence[str]) -> dict[str, np.ndarray]:
+        return dict(zip(names, self.session.run(list(names), dict(feeds))))
+
+    def enable_batching(self, policy: BatchPolicy | None = None) -> MicroBatcher:
+        """From now on, concurrent :meth:`run` calls are merged into one onnxruntime run (see
+        :mod:`toolkit.runtime.batching`); the batcher (its ``stats``) is returned."""
+        self.batcher = MicroBatcher(self._run_now, policy, name=self.name)
+        return self.batcher
+
+    def disable_batching(self) -> None:
+        self.batcher = None
 
     def __repr__(self) -> str:
         return f"ModelSession({self.path.name!r}, provider={self.provider!r})"

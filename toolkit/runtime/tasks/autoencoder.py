@@ -20,6 +20,7 @@ CHUNK = 512
 
 
 class AutoEncoder(Pipeline):
+    batchable = ("encoder", "decoder")
 
     @property
     def is_vae(self) -> bool:

@@ -15,6 +15,7 @@ CHUNK = 512
 
 
 class Classifier(Pipeline):
+    batchable = ("classifier",)
 
     @property
     def label_names(self) -> list[str]:

@@ -158,7 +158,24 @@ class FaceDetector(Pipeline):
 
 
 class FaceEmbedder(Pipeline):
-    """Aligned 112x112 RGB faces -> L2-normalised embeddings (``embed``)."""
+    """Aligned RGB faces -> embeddings (``embed``).
+
+    The manifest's ``info`` says how to use them: ``alignment`` (``arcface-5-point`` 112x112, or
+    ``dlib-chip``: dlib's ``get_face_chip`` geometry), ``metric`` (``cosine`` on L2-normalised
+    vectors, or ``euclidean`` on the vectors as the model makes them, dlib's descriptors) and
+    ``threshold`` (same person below a distance / above a similarity).
+    """
+
+    batchable = ("embed",)
+
+    @property
+    def metric(self) -> str:
+        return str(self.info.get("metric", "cosine"))
+
+    @property
+    def normalized(self) -> bool:
+        """Whether ``embed`` returns unit vectors (cosine models) or the raw output (dlib's descriptors)."""
+        return bool(self.info.get("normalized", self.metric == "cosine"))
 
     @property
     def dim(self) -> int:
@@ -169,7 +186,7 @@ class FaceEmbedder(Pipeline):
         return int(self.sessions["embed"].inputs[0].shape[1])
 
     def embed(self, aligned: np.ndarray, batch_size: int = 64) -> np.ndarray:
-        """``aligned``: uint8 (0..255) or float (0..1) ``[N, S, S, 3]`` (S = 112) -> float32 ``[N, dim]``."""
+        """``aligned``: uint8 (0..255) or float (0..1) ``[N, S, S, 3]`` (S = :attr:`size`) -> float32 ``[N, dim]``."""
         faces = np.asarray(aligned)
         if faces.ndim == 3:
             faces = faces[None]
@@ -189,4 +206,6 @@ class FaceEmbedder(Pipeline):
         parts = [session.run({name: faces[i:i + batch_size]})[session.outputs[0].name]
                  for i in range(0, len(faces), batch_size)]
         vectors = np.concatenate(parts).astype(np.float32)
+        if not self.normalized:
+            return vectors
         return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)

@@ -28,6 +28,7 @@ MAX_IMAGES = 10_000
 class ImageGenerator(Pipeline):
     """z (and labels) -> images; random sampling, interpolation and 2-D latent grids."""
 
+    batchable = ("generator",)
 
     def __init__(self, manifest: Manifest, sessions: dict[str, ModelSession]) -> None:
         super().__init__(manifest, sessions)
