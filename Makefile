@@ -21,7 +21,7 @@ $(STAMP_SERVE): pyproject.toml | $(PY)
 	touch $@
 
 $(STAMP_DEV): pyproject.toml | $(PY)
-	$(PY) -m pip install -q -e ".[train,apps,test]"
+	$(PY) -m pip install -q -e ".[train,apps,test,serve]"
 	touch $@ $(STAMP_SERVE)
 
 # Install chromium when it is missing (as root, or through passwordless sudo). When it cannot be

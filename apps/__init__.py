@@ -10,3 +10,7 @@ Only numpy, onnxruntime, Pillow and Gradio are imported here — never TensorFlo
 (a test checks it): this package is what a Hugging Face Space runs. Importing ``apps`` itself is
 cheap; Gradio is imported by the submodules.
 """
+
+from apps.gradio_import import install as _skip_gradio_stub_writing  # noqa: E402
+
+_skip_gradio_stub_writing()  # before any submodule imports Gradio: ~1 s less cold start

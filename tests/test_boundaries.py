@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tests.conftest import ROOT
 
-HEAVY = ("tensorflow", "keras", "tf2onnx")
+HEAVY = ("tensorflow", "keras", "tf2onnx", "ray")
 
 
 def _imported_heavy_modules(code: str) -> list[str]:

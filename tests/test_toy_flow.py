@@ -99,7 +99,8 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(toy_registry, tmp_pat
         train("toy-dense", overrides={"explode_at_epoch": "2", "epochs": "3"}, runs_root=tmp_path,
               run_id="n", registry=toy_registry, verbose=0)
     run_dir = tmp_path / "toy-dense" / "n"
-    assert json.loads((run_dir / "state.json").read_text()) == {"epochs_done": 1, "status": "stopped-nan"}
+    state = json.loads((run_dir / "state.json").read_text())
+    assert state == {"epochs_done": 1, "status": "stopped-nan", "detail": "loss became nan at epoch 2, batch 2"}
     assert (run_dir / "checkpoint.keras").is_file()
     import keras
 

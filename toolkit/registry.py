@@ -34,6 +34,7 @@ CORE_MODULES = (
     "toolkit.datasets.folder",
     "toolkit.datasets.mnist",
     "toolkit.datasets.mnist5k",
+    "toolkit.datasets.pydocs",
     "toolkit.datasets.shapes",
     "toolkit.datasets.text",
     "toolkit.cli.commands",

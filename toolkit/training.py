@@ -62,19 +62,23 @@ def load_data(registry: Registry, spec: ModelSpec, data: str | None, config: Any
     return dataset, data
 
 
-def train(
-    model_name: str,
-    *,
-    data: str | None = None,
-    overrides: dict[str, str] | None = None,
-    epochs: int | None = None,
-    runs_root: str | Path = "runs",
-    run_id: str | None = None,
-    seed: int | None = None,
-    registry: Registry | None = None,
-    verbose: int | str = "auto",
-) -> RunResult:
-    """Train a fresh run of ``model_name``. See the module docstring for what is written."""
+@dataclass
+class NewRun:
+    """A run directory just created with its records, before any training."""
+
+    spec: ModelSpec
+    config: Any
+    dataset: Dataset | None
+    data_info: dict[str, Any]
+    run_dir: Path
+    epochs: int
+
+
+def new_run(model_name: str, *, data: str | None = None, overrides: dict[str, str] | None = None,
+            epochs: int | None = None, runs_root: str | Path = "runs", run_id: str | None = None,
+            seed: int | None = None, registry: Registry | None = None) -> NewRun:
+    """Validate the config, load the data and write a fresh run directory's records (shared by
+    in-process and distributed training)."""
     registry = registry or get_registry()
     spec = registry.model(model_name)
     overrides = dict(overrides or {})
@@ -103,10 +107,30 @@ def train(
         "epochs": total_epochs,
     })
     atomic_write_json(run_dir / "data.json", data_info)
-    atomic_write_json(run_dir / "state.json", {"epochs_done": 0, "status": "running"})
+    write_state(run_dir, 0, "running")
+    return NewRun(spec, config, dataset, data_info, run_dir, total_epochs)
+
+
+def train(
+    model_name: str,
+    *,
+    data: str | None = None,
+    overrides: dict[str, str] | None = None,
+    epochs: int | None = None,
+    runs_root: str | Path = "runs",
+    run_id: str | None = None,
+    seed: int | None = None,
+    registry: Registry | None = None,
+    verbose: int | str = "auto",
+) -> RunResult:
+    """Train a fresh run of ``model_name``. See the module docstring for what is written."""
+    fresh = new_run(model_name, data=data, overrides=overrides, epochs=epochs, runs_root=runs_root,
+                    run_id=run_id, seed=seed, registry=registry)
+    run_dir = fresh.run_dir
     try:
-        model = spec.build(config, data_info)
-        result = _fit(spec, model, config, dataset, data_info, run_dir, 0, total_epochs, verbose)
+        model = fresh.spec.build(fresh.config, fresh.data_info)
+        result = _fit(fresh.spec, model, fresh.config, fresh.dataset, fresh.data_info, run_dir, 0, fresh.epochs,
+                      verbose)
     except BaseException:
         if not (run_dir / CHECKPOINT).exists():
             shutil.rmtree(run_dir, ignore_errors=True)
@@ -119,21 +143,43 @@ def resume(run_dir: str | Path, *, epochs: int | None = None, registry: Registry
     """Continue an interrupted (or finished, with more ``epochs``) run from its last checkpoint."""
     run_dir = Path(run_dir)
     registry = registry or get_registry()
+    done, total = plan_resume(run_dir, epochs, registry)
     run = open_run(run_dir, registry)
     spec, config, record, data_info = run.spec, run.config, run.record, run.data_info
-    done = int(_read_json(run_dir / "state.json").get("epochs_done", 0))
-    total = epochs if epochs is not None else int(record.get("epochs", done))
-    if total <= done:
-        raise TrainingError(f"{run_dir} already has {done} epochs; ask for more with --epochs N (N > {done})")
     seed_everything(int(record.get("seed", 0)) + done)
     dataset, _ = load_data(registry, spec, record.get("data"), config)
     model = spec.build(config, data_info)
     fit = spec.fit_data(config, dataset, data_info)
     _prime_optimizers(model, fit)
     load_checkpoint(model, run_dir)
-    record["epochs"] = total
-    atomic_write_json(run_dir / "config.json", record)
     return _fit(spec, model, config, dataset, data_info, run_dir, done, total, verbose, fit=fit)
+
+
+def plan_resume(run_dir: Path, epochs: int | None, registry: Registry) -> tuple[int, int]:
+    """``(epochs done, epochs wanted)`` for resuming ``run_dir``; records the new total."""
+    run = open_run(run_dir, registry)
+    done = int(read_state(run_dir).get("epochs_done", 0))
+    total = epochs if epochs is not None else int(run.record.get("epochs", done))
+    if total <= done:
+        raise TrainingError(f"{run_dir} already has {done} epochs; ask for more with --epochs N (N > {done})")
+    if not (run_dir / CHECKPOINT).is_file():
+        raise TrainingError(f"{run_dir}: no checkpoint ({CHECKPOINT} is missing; did the first epoch finish?)")
+    record = dict(run.record, epochs=total)
+    atomic_write_json(run_dir / "config.json", record)
+    return done, total
+
+
+def read_state(run_dir: Path) -> dict[str, Any]:
+    return _read_json(Path(run_dir) / "state.json")
+
+
+def write_state(run_dir: Path, epochs_done: int, status: str, **extra: Any) -> None:
+    atomic_write_json(Path(run_dir) / "state.json", {"epochs_done": epochs_done, "status": status, **extra})
+
+
+def read_history(run_dir: Path) -> dict[str, list[float]]:
+    path = Path(run_dir) / "history.json"
+    return _read_json(path) if path.is_file() else {}
 
 
 @dataclass
@@ -204,7 +250,7 @@ def _prime_optimizers(model: Any, fit: Any) -> None:
     import numpy as np
 
     x = fit.x
-    if _is_tf_dataset(x):
+    if is_tf_dataset(x):
         batch = next(iter(x.take(1)))
         model.train_on_batch(*batch) if isinstance(batch, tuple) else model.train_on_batch(batch)
         return
@@ -218,13 +264,13 @@ def _fit(spec: ModelSpec, model: Any, config: Any, dataset: Dataset | None, data
          run_dir: Path, initial_epoch: int, epochs: int, verbose: int | str, fit: Any = None) -> RunResult:
     keras = import_keras()
     fit = fit or spec.fit_data(config, dataset, data_info)
-    guard = _CheckpointAndNaNGuard(run_dir, initial_epoch)
+    guard = CheckpointAndNaNGuard(run_dir, initial_epoch)
     callbacks = [guard, *spec.callbacks(model, config, data_info, run_dir)]
     if verbose == "auto":
         verbose = 1 if sys.stdout.isatty() else 2
     keras_history = model.fit(
         fit.x, fit.y,
-        batch_size=None if _is_tf_dataset(fit.x) else fit.batch_size,
+        batch_size=None if is_tf_dataset(fit.x) else fit.batch_size,
         epochs=epochs,
         initial_epoch=initial_epoch,
         validation_data=fit.validation,
@@ -234,33 +280,45 @@ def _fit(spec: ModelSpec, model: Any, config: Any, dataset: Dataset | None, data
     )
     del keras_history, keras
     if guard.nan_detail is not None:
-        atomic_write_json(run_dir / "state.json", {"epochs_done": guard.epochs_done, "status": "stopped-nan"})
-        if guard.epochs_done == 0:
-            shutil.rmtree(run_dir, ignore_errors=True)
-            raise TrainingError(f"training stopped: {guard.nan_detail} before the first epoch finished; nothing was kept")
-        raise TrainingError(
-            f"training stopped: {guard.nan_detail}; the last good checkpoint (epoch {guard.epochs_done}) "
-            f"is kept in {run_dir}"
-        )
+        write_state(run_dir, guard.epochs_done, "stopped-nan", detail=guard.nan_detail)
+        raise_stopped(run_dir, guard.epochs_done, guard.nan_detail)
+    return finish_run(spec, model, config, dataset, data_info, run_dir, guard.epochs_done, guard.history)
+
+
+def raise_stopped(run_dir: Path, epochs_done: int, detail: str) -> None:
+    """The NaN guard stopped training: keep the last good checkpoint, or nothing before the first."""
+    if epochs_done == 0:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        raise TrainingError(f"training stopped: {detail} before the first epoch finished; nothing was kept")
+    raise TrainingError(
+        f"training stopped: {detail}; the last good checkpoint (epoch {epochs_done}) is kept in {run_dir}"
+    )
+
+
+def finish_run(spec: ModelSpec, model: Any, config: Any, dataset: Dataset | None, data_info: dict[str, Any],
+               run_dir: Path, epochs_done: int, history: dict[str, list[float]]) -> RunResult:
+    """Test-set metrics of the trained model, then mark the run finished."""
     metrics = spec.evaluate(model, config, dataset, data_info) if dataset is not None or spec.data_kind is None else {}
     atomic_write_json(run_dir / "metrics.json", metrics)
-    atomic_write_json(run_dir / "state.json", {"epochs_done": guard.epochs_done, "status": "finished"})
-    return RunResult(run_dir=run_dir, epochs_done=guard.epochs_done, metrics=metrics, history=guard.history)
+    write_state(run_dir, epochs_done, "finished")
+    return RunResult(run_dir=run_dir, epochs_done=epochs_done, metrics=metrics, history=history)
 
 
-def _is_tf_dataset(x: Any) -> bool:
+def is_tf_dataset(x: Any) -> bool:
     """A ``tf.data.Dataset`` (numpy arrays also have ``take``, so check the type, not the method)."""
     return hasattr(x, "take") and hasattr(x, "element_spec")
 
 
-class _CheckpointAndNaNGuard:
+class CheckpointAndNaNGuard:
     """Saves a checkpoint after every clean epoch and stops at the first non-finite loss.
 
-    Written as a duck-typed Keras callback so this module imports without TensorFlow.
+    Written as a duck-typed Keras callback so this module imports without TensorFlow. With
+    ``write=False`` (the other workers of a distributed run) it only decides, writing nothing.
     """
 
-    def __init__(self, run_dir: Path, initial_epoch: int) -> None:
+    def __init__(self, run_dir: Path, initial_epoch: int, write: bool = True) -> None:
         self.run_dir = run_dir
+        self.write = write
         self.epochs_done = initial_epoch
         self.nan_detail: str | None = None
         history_path = run_dir / "history.json"
@@ -300,17 +358,19 @@ class _CheckpointAndNaNGuard:
             self.nan_detail = f"the weights became non-finite in epoch {epoch + 1}"
             self.model.stop_training = True
             return
-        tmp = self.run_dir / ".checkpoint.tmp.keras"
-        self.model.save(str(tmp))
-        os.replace(tmp, self.run_dir / CHECKPOINT)
         for key, value in (logs or {}).items():
             try:
                 self.history.setdefault(key, []).append(float(value))
             except (TypeError, ValueError):
                 pass
         self.epochs_done = epoch + 1
+        if not self.write:
+            return
+        tmp = self.run_dir / ".checkpoint.tmp.keras"
+        self.model.save(str(tmp))
+        os.replace(tmp, self.run_dir / CHECKPOINT)
         atomic_write_json(self.run_dir / "history.json", self.history)
-        atomic_write_json(self.run_dir / "state.json", {"epochs_done": self.epochs_done, "status": "running"})
+        write_state(self.run_dir, self.epochs_done, "running")
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("on_"):

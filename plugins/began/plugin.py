@@ -39,7 +39,8 @@ class BEGAN(GANSpec):
         shape = self.image_shape(data_info)
         return BEGANTrainer(networks.conv_generator(config.latent_dim, shape, config.filters),
                             networks.autoencoder_discriminator(shape, config.filters, config.code_dim),
-                            config.latent_dim, seed=config.seed, gamma=config.gamma, lambda_k=config.lambda_k)
+                            config.latent_dim, seed=config.seed, ema=config.ema, gamma=config.gamma,
+                            lambda_k=config.lambda_k)
 
     def export_assets(self, model: Any, config: BEGANConfig, data_info: dict[str, Any],
                       run_dir: Path | None) -> dict[str, bytes]:

@@ -72,7 +72,7 @@ class CGAN(GANSpec):
         return ACGANTrainer(
             networks.conv_generator(config.latent_dim, shape, config.filters, label_dim=n_labels),
             networks.conv_discriminator(shape, config.filters, classes=n_labels, spectral=config.spectral),
-            config.latent_dim, seed=config.seed, multi_label=bool(data_info["multi_label"]),
+            config.latent_dim, seed=config.seed, ema=config.ema, multi_label=bool(data_info["multi_label"]),
             class_weight=config.class_weight,
         )
 

@@ -37,7 +37,7 @@ class DCGAN(GANSpec):
         return GANTrainer(
             networks.conv_generator(config.latent_dim, shape, config.filters),
             networks.conv_discriminator(shape, config.filters, dropout=config.dropout),
-            config.latent_dim, seed=config.seed, label_smoothing=config.label_smoothing,
+            config.latent_dim, seed=config.seed, ema=config.ema, label_smoothing=config.label_smoothing,
         )
 
 

@@ -36,7 +36,8 @@ class EBGAN(GANSpec):
         shape = self.image_shape(data_info)
         return EBGANTrainer(networks.conv_generator(config.latent_dim, shape, config.filters),
                             networks.autoencoder_discriminator(shape, config.filters, config.code_dim),
-                            config.latent_dim, seed=config.seed, margin=config.margin, pt_weight=config.pt_weight)
+                            config.latent_dim, seed=config.seed, ema=config.ema, margin=config.margin,
+                            pt_weight=config.pt_weight)
 
 
 @hookimpl

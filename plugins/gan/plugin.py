@@ -33,7 +33,7 @@ class DenseGAN(GANSpec):
         shape = self.image_shape(data_info)
         return GANTrainer(networks.dense_generator(config.latent_dim, shape, config.units),
                           networks.dense_discriminator(shape, config.units),
-                          config.latent_dim, seed=config.seed, label_smoothing=config.label_smoothing)
+                          config.latent_dim, seed=config.seed, ema=config.ema, label_smoothing=config.label_smoothing)
 
 
 @hookimpl

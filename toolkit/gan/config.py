@@ -21,6 +21,9 @@ class GANConfig:
     seed: int = 0
     limit: int | None = field(default=None, metadata={"help": "train on at most this many images (tiny tests)",
                                                       "min": 1})
+    ema: float = field(default=0.0, metadata={
+        "help": "keep an exponential moving average of the generator weights with this decay (e.g. 0.999) and "
+                "sample/export it; 0 = off", "min": 0.0, "max": 0.99999})
     grid_samples: int = field(default=64, metadata={"help": "images in the per-epoch sample grid (fixed z)",
                                                     "min": 4, "max": 400})
     collapse_threshold: float = field(

@@ -130,7 +130,7 @@ class GANSpec(ModelSpec):
     @staticmethod
     def generate(model: Any, inputs: list[np.ndarray]) -> np.ndarray:
         """Generator output (inference mode) rescaled to [0, 1], as the export computes it."""
-        out = model.generator(inputs if len(inputs) > 1 else inputs[0], training=False)
+        out = model.sampler(inputs if len(inputs) > 1 else inputs[0], training=False)
         return ((np.asarray(out) + 1.0) * 0.5).astype(np.float32)
 
     def callbacks(self, model: Any, config: GANConfig, data_info: dict[str, Any], run_dir: Path) -> list[Any]:
@@ -150,7 +150,7 @@ class GANSpec(ModelSpec):
     def exports(self, model: Any, config: Any, data_info: dict[str, Any]) -> list[ExportSpec]:
         import tensorflow as tf
 
-        generator = model.generator
+        generator = model.sampler  # the EMA generator when the run keeps one
         height, width, channels = self.image_shape(data_info)
         z_info = TensorInfo("z", (None, config.latent_dim), value_range=(-Z_LIMIT, Z_LIMIT),
                             meaning=f"latent vector, standard normal clipped to +-{Z_LIMIT:g}")

@@ -6,7 +6,10 @@ Imported lazily (inside ``build``): importing it imports TensorFlow. Every train
 * draws z with a seeded ``keras.random.SeedGenerator`` (same seed, same run);
 * uses the numerically stable with-logits losses (no ``log(0)`` -> NaN);
 * reports D and G losses (and model-specific figures) as metrics, so the training driver logs them
-  per epoch and its NaN guard sees every batch.
+  per epoch and its NaN guard sees every batch;
+* optionally (``ema`` > 0) keeps an exponential moving average of the generator's weights in
+  ``ema_generator``, which is what samples and exports then use (``sampler``): the average of the
+  last ~1/(1-ema) steps' generators draws cleaner images than any single step's, at no training cost.
 """
 
 from __future__ import annotations
@@ -35,13 +38,31 @@ class _Trainer(keras.Model):
 
     metric_names: tuple[str, ...] = ("d_loss", "g_loss")
 
-    def __init__(self, generator: Any, discriminator: Any, latent_dim: int, seed: int = 0, **kwargs: Any) -> None:
+    def __init__(self, generator: Any, discriminator: Any, latent_dim: int, seed: int = 0, ema: float = 0.0,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.generator = generator
         self.discriminator = discriminator
         self.latent_dim = latent_dim
         self.noise = keras.random.SeedGenerator(seed)
         self.trackers = {name: keras.metrics.Mean(name=name) for name in self.metric_names}
+        self.ema = float(ema)
+        self.ema_generator = None
+        if self.ema > 0:
+            self.ema_generator = keras.models.clone_model(generator)
+            self.ema_generator.set_weights(generator.get_weights())
+
+    @property
+    def sampler(self) -> Any:
+        """The network that draws samples and is exported: the EMA generator when there is one."""
+        return self.ema_generator if self.ema_generator is not None else self.generator
+
+    def _update_ema(self) -> None:
+        """Move the EMA weights towards the generator's (batch-norm statistics included)."""
+        if self.ema_generator is None:
+            return
+        for average, current in zip(self.ema_generator.weights, self.generator.weights):
+            average.assign(self.ema * average + (1.0 - self.ema) * current)
 
     def compile(self, d_optimizer: Any, g_optimizer: Any, **kwargs: Any) -> None:  # type: ignore[override]
         super().compile(**kwargs)
@@ -61,6 +82,8 @@ class _Trainer(keras.Model):
     def _apply(self, optimizer: Any, tape: Any, loss: Any, network: Any) -> None:
         grads = tape.gradient(loss, network.trainable_weights)
         optimizer.apply_gradients(zip(grads, network.trainable_weights))
+        if network is self.generator:
+            self._update_ema()
 
     def _report(self, **values: Any) -> dict[str, Any]:
         for name, value in values.items():
@@ -70,7 +93,7 @@ class _Trainer(keras.Model):
     def get_config(self) -> dict[str, Any]:
         # Checkpoints are loaded into a freshly built model (``load_weights``); the config of the
         # networks is the plugin config, recorded in the run's config.json.
-        return {"latent_dim": self.latent_dim}
+        return {"latent_dim": self.latent_dim, "ema": self.ema}
 
 
 class GANTrainer(_Trainer):

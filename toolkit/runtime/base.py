@@ -12,7 +12,7 @@ import numpy as np
 
 from toolkit.errors import InputError
 from toolkit.manifest import Manifest
-from toolkit.runtime.batching import BatchPolicy, MicroBatcher
+from toolkit.runtime.batching import BatchPolicy
 from toolkit.runtime.session import ModelSession
 
 
@@ -65,7 +65,7 @@ class Pipeline:
     def run(self, file: str, **inputs: Any) -> dict[str, np.ndarray]:
         return self.session(file).run(inputs)
 
-    def enable_batching(self, policy: BatchPolicy | None = None) -> dict[str, MicroBatcher]:
+    def enable_batching(self, policy: BatchPolicy | None = None) -> dict[str, Any]:
         """Merge concurrent calls of the :attr:`batchable` files into one run each (a server's
         many users share a model run); returns the batchers by file name (empty: nothing to merge)."""
         return {name: self.sessions[name].enable_batching(policy) for name in self.batchable if name in self.sessions}

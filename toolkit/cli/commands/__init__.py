@@ -19,12 +19,13 @@ from toolkit.cli.commands import (
     new_plugin,
     registry_cmds,
     sample,
+    serve,
     space,
     train_export,
 )
 from toolkit.hookspecs import hookimpl
 
-BUILTIN = (train_export, info, registry_cmds, sample, generate, digits_cmds, faces, space, new_plugin)
+BUILTIN = (train_export, info, registry_cmds, sample, generate, digits_cmds, faces, serve, space, new_plugin)
 
 
 @hookimpl

@@ -18,6 +18,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--runs", default="runs", help="root of run directories (default: runs)")
     p.add_argument("--run-id", help="name of the run directory (default: a timestamp)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its last checkpoint")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="train data-parallel on N Ray Train workers (needs the serve extra: Ray)")
+    p.add_argument("--ray-address", metavar="ADDRESS",
+                   help="with --workers: join this Ray cluster (e.g. auto, or HEAD:6379) instead of starting "
+                        "a local one on 127.0.0.1")
     p.set_defaults(func=train_command)
 
     p = subparsers.add_parser("export", help="export a run to ONNX with a manifest")
@@ -32,16 +37,26 @@ def train_command(args: argparse.Namespace) -> int:
     from toolkit import training
     from toolkit.errors import ConfigError
 
+    if args.ray_address and args.workers is None:
+        raise ConfigError("--ray-address goes with --workers N")
+    if args.workers is not None:
+        try:
+            from toolkit import distributed as engine
+        except ImportError as exc:  # pragma: no cover - depends on the install
+            raise ConfigError(f"--workers needs Ray: pip install 'onnxkit[serve]' ({exc})") from None
+        extra = {"workers": args.workers, "address": args.ray_address}
+    else:
+        engine, extra = training, {}
     if args.resume:
         if args.model or args.settings or args.data:
             raise ConfigError("--resume takes the run's own model, data and config; give only --epochs")
-        result = training.resume(args.resume, epochs=args.epochs)
+        result = engine.resume(args.resume, epochs=args.epochs, **extra)
     else:
         if not args.model:
             raise ConfigError("name a model to train (see `onnxkit models`), or --resume RUN_DIR")
-        result = training.train(
+        result = engine.train(
             args.model, data=args.data, overrides=parse_assignments(args.settings), epochs=args.epochs,
-            runs_root=args.runs, run_id=args.run_id, seed=args.seed,
+            runs_root=args.runs, run_id=args.run_id, seed=args.seed, **extra,
         )
     print(f"run: {result.run_dir}  epochs: {result.epochs_done}")
     for key, value in result.metrics.items():

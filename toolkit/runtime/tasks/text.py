@@ -20,7 +20,9 @@ import numpy as np
 from toolkit.errors import InputError, ManifestError
 from toolkit.manifest import Manifest
 from toolkit.runtime.base import Pipeline
+from toolkit.runtime.batching import BatchPolicy
 from toolkit.runtime.session import ModelSession
+from toolkit.runtime.streams import StreamBatcher
 
 POLICIES = ("replace", "error")
 
@@ -165,6 +167,8 @@ class TextGenerator(Pipeline):
         self._outputs = ["logits", *self.state_outputs]
         self._banned = [self.unknown_token] if self.unknown_token is not None else []
         self.empty_prompt: str = info.get("empty_prompt", "\n")
+        #: With batching on, :meth:`stream` runs in a batch shared by every concurrent stream.
+        self.streams: StreamBatcher | None = None
 
     # -- precision --------------------------------------------------------------------------------
     @property
@@ -265,11 +269,21 @@ class TextGenerator(Pipeline):
             logits, states = self.step(tokens, states)
 
     # -- public API -------------------------------------------------------------------------------
+    def enable_batching(self, policy: BatchPolicy | None = None) -> dict[str, StreamBatcher]:
+        """Continuous batching: from now on concurrent :meth:`stream` (and :meth:`generate`) calls
+        share one step call per character, up to ``policy.max_batch`` streams at once (see
+        :mod:`toolkit.runtime.streams`); each stream's text is what it would be alone."""
+        self.streams = StreamBatcher(self, max_streams=(policy or BatchPolicy()).max_batch)
+        return {"step": self.streams}
+
     def stream(self, prompt: str, length: int = 500, temperature: float = 1.0, top_k: int | None = None,
                top_p: float | None = None, seed: int | None = None, stop: str | Sequence[str] | None = None,
                ) -> Iterator[str]:
         """Yield the continuation piece by piece (each yield is the *new* characters). Characters that
         might begin a stop string are held back until it is clear they do not."""
+        if self.streams is not None:
+            yield from self.streams.stream(prompt, length, temperature, top_k, top_p, seed, stop)
+            return
         options = SamplingOptions.check(length, temperature, top_k, top_p, seed, stop)
         emitted = 0
         text = ""

@@ -1,0 +1,84 @@
+"""Run by tests/test_train_ray.py inside a network namespace of its own (``unshare -n``, only ``lo``):
+one local Ray instance, three Ray Train jobs on 2 workers each, and a watch on every socket the
+cluster opens. Writes ``report.json`` into the folder it is given.
+
+    python -m tests.distributed_job OUT_DIR
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import traceback
+from pathlib import Path
+
+GAN_TINY = {"limit": "64", "filters": "8", "batch_size": "16", "grid_samples": "9", "latent_dim": "8", "units": "32"}
+
+
+def watch_sockets(stop: threading.Event, seen: set[tuple[str, str, str, str]]) -> None:
+    """Every listening or connected inet socket of this process and its descendants, until ``stop``."""
+    import psutil
+
+    me = psutil.Process()
+    while not stop.wait(0.3):
+        pids = {me.pid} | {p.pid for p in me.children(recursive=True)}
+        for conn in psutil.net_connections("inet"):
+            if conn.pid in pids and (conn.status == psutil.CONN_LISTEN or conn.raddr):
+                remote = conn.raddr.ip if conn.raddr else ""
+                seen.add((conn.status, conn.laddr.ip, remote, _name(conn.pid)))
+
+
+def _name(pid: int) -> str:
+    import psutil
+
+    try:
+        return psutil.Process(pid).name()
+    except psutil.Error:
+        return "?"
+
+
+def interfaces() -> list[str]:
+    """Network interfaces of this process's namespace (/proc/net/dev is per namespace; /sys is not)."""
+    lines = Path("/proc/self/net/dev").read_text().splitlines()[2:]
+    return sorted(line.split(":", 1)[0].strip() for line in lines)
+
+
+def main(out: Path) -> int:
+    from toolkit.serve.loopback import init_local_ray
+
+    report: dict = {"interfaces": interfaces()}
+    seen: set = set()
+    stop = threading.Event()
+    watcher = threading.Thread(target=watch_sockets, args=(stop, seen), daemon=True)
+    ray = init_local_ray(2, object_store_memory=100 * 1024 * 1024)
+    watcher.start()
+    from toolkit import distributed
+    from toolkit.errors import TrainingError
+
+    try:
+        runs = out / "runs"
+        first = distributed.train("gan", workers=2, overrides=GAN_TINY, epochs=1, runs_root=runs, run_id="gan", seed=3)
+        report["gan_first"] = {"epochs_done": first.epochs_done, "history": first.history}
+        resumed = distributed.resume(first.run_dir, workers=2, epochs=2)
+        report["gan_resumed"] = {"epochs_done": resumed.epochs_done, "history": resumed.history,
+                                 "metrics": resumed.metrics}
+        try:
+            distributed.train("toy-dense", workers=2, overrides={"explode_at_epoch": "2", "epochs": "3"},
+                              runs_root=runs, run_id="nan", seed=1)
+            report["nan"] = "no error"
+        except TrainingError as exc:
+            report["nan"] = str(exc)
+    except Exception:
+        report["error"] = traceback.format_exc()
+    finally:
+        stop.set()
+        watcher.join()
+        ray.shutdown()
+    report["sockets"] = sorted(seen)
+    (out / "report.json").write_text(json.dumps(report, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(Path(sys.argv[1])))
