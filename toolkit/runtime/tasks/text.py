@@ -19,7 +19,7 @@ import numpy as np
 
 from toolkit.errors import InputError, ManifestError
 from toolkit.manifest import Manifest
-from toolkit.runtime.base import Pipeline, pipeline_for
+from toolkit.runtime.base import Pipeline
 from toolkit.runtime.batching import BatchPolicy
 from toolkit.runtime.session import ModelSession
 from toolkit.runtime.streams import StreamBatcher
@@ -131,7 +131,6 @@ def _held_back(text: str, stops: tuple[str, ...]) -> int:
     return longest
 
 
-@pipeline_for("text-generator")
 class TextGenerator(Pipeline):
     """Generate text from a character-level step model (see the module docstring).
 
@@ -139,7 +138,6 @@ class TextGenerator(Pipeline):
     does; it starts as the manifest's policy and may be changed on the instance.
     """
 
-    required_files = ("step",)
 
     def __init__(self, manifest: Manifest, sessions: dict[str, ModelSession]) -> None:
         super().__init__(manifest, sessions)
