@@ -1,6 +1,11 @@
 """Face match tab: detect faces in an uploaded or webcam photo, draw boxes and landmarks, list
 each face's top-3 gallery matches with a percentage; enroll a person from a few photos.
 
+The embedder is the one the shipped gallery was enrolled with (dlib-resnet for the 5 Celebrity
+Faces demo gallery), else the first loaded. For a distance model the table shows the Euclidean
+distance and a calibrated match % (the estimated probability of "same person", see
+:mod:`toolkit.runtime.faces.recognizer`); :func:`explain` says so under the table.
+
 The shipped demo gallery is shared read-only; enrolling copies it into the visitor's session
 (``gr.State``), so one visitor's enrolments are never shown to another and vanish with the tab.
 """
@@ -20,7 +25,38 @@ from apps.ui import guarded, image_from_payload, unavailable
 
 TASKS = ("face-detector", "face-embedder")
 TOP = 3
-HEADERS = ["face", "rank", "name", "similarity", "match %"]
+
+
+def embedder_for(store: ModelStore, gallery: Any = None) -> Any:
+    """The embedder that made ``gallery`` (the shipped one by default), else the first one loaded."""
+    gallery = gallery if gallery is not None else store.gallery
+    wanted = gallery.info.get("embedder_model") if gallery is not None else None
+    for pipeline in store.by_task("face-embedder").values():
+        if wanted and pipeline.manifest.model == wanted:
+            return pipeline
+    return store.first("face-embedder")
+
+
+def headers(store: ModelStore) -> list[str]:
+    embedder = embedder_for(store)
+    score = "distance" if embedder is not None and embedder.metric == "euclidean" else "similarity"
+    return ["face", "rank", "name", score, "match %"]
+
+
+def explain(store: ModelStore) -> str:
+    """What the score and the match % mean for the embedder in use (shown under the table)."""
+    embedder = embedder_for(store)
+    if embedder is None:
+        return ""
+    if embedder.metric == "euclidean":
+        calibration = embedder.info.get("calibration") or {}
+        return (f"**{embedder.manifest.model}**: *distance* is the Euclidean distance between face descriptors; "
+                f"below {embedder.threshold:g} it is the same person, else the face is *unknown*. *match %* is the "
+                "estimated probability that the face is that person (a logistic curve "
+                f"with its 50 % point at {calibration.get('midpoint', embedder.threshold):g}, fitted on same/different "
+                "pairs of the 5 Celebrity Faces photos); each candidate has its own figure.")
+    return (f"**{embedder.manifest.model}**: *similarity* is the cosine similarity of the embeddings; *match %* "
+            "shares 100 % among the top 3 candidates (a softmax), so it ranks them but is not a probability.")
 
 
 def session_copy(store: ModelStore) -> Any:
@@ -29,8 +65,8 @@ def session_copy(store: ModelStore) -> Any:
 
     shared = store.gallery
     if shared is None:
-        embedder = store.first("face-embedder")
-        return Gallery(embedder.dim)
+        embedder = embedder_for(store)
+        return Gallery(embedder.dim, metric=embedder.metric, info={"embedder_model": embedder.manifest.model})
     mine = Gallery(shared.dim, exact_limit=shared.exact_limit, info=dict(shared.info))
     labels = np.asarray(shared.labels)
     for name in shared.names:
@@ -42,7 +78,7 @@ def recognizer(store: ModelStore, gallery: Any = None) -> Any:
     """A FaceRecognizer over the shared sessions and ``gallery`` (the shipped one by default)."""
     from toolkit.runtime.faces.recognizer import FaceRecognizer
 
-    detector, embedder = store.first("face-detector"), store.first("face-embedder")
+    detector, embedder = store.first("face-detector"), embedder_for(store, gallery)
     if detector is None or embedder is None:
         raise LimitError("Face match: the face detector or embedder export is not available here")
     return FaceRecognizer(detector, embedder, gallery if gallery is not None else store.gallery)
@@ -63,7 +99,7 @@ def match(store: ModelStore, photo: Any, gallery: Any = None, *, limits: Limits 
         return (draw_faces(image, faces), [],
                 f"{len(faces)} face(s) found; the gallery is empty — enroll someone below to match against.")
     found = faces_recognizer.match(image, k=TOP)
-    rows = [[index, rank, m.name, round(float(m.similarity), 3), round(float(m.percent), 1)]
+    rows = [[index, rank, m.name, round(float(m.score), 3), round(float(m.percent), 1)]
             for index, face_match in enumerate(found, 1)
             for rank, m in enumerate(face_match.matches, 1)]
     if not found:
@@ -118,8 +154,9 @@ def render(store: ModelStore, limits: Limits = DEFAULT) -> None:
         with gr.Column():
             drawn = gr.Image(label="Detected faces", type="pil", format="jpeg", elem_id="faces-drawn")
     summary = gr.Markdown(elem_id="faces-summary")
-    table = gr.Dataframe(headers=HEADERS, datatype=["number", "number", "str", "number", "number"],
+    table = gr.Dataframe(headers=headers(store), datatype=["number", "number", "str", "number", "number"],
                          label="Top-3 matches per face", interactive=False, elem_id="faces-table")
+    gr.Markdown(explain(store), elem_id="faces-explain")
     people = gr.Markdown(_people(store, None))
     button.click(guarded(partial(match, store, limits=limits), picture_format="jpeg"), [photo, gallery],
                  [drawn, table, summary],

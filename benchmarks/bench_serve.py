@@ -8,8 +8,9 @@ two applications with 2 replicas each: ``NAME`` with ``@serve.batch`` (up to --m
 requests per run, waiting up to --batch-wait-ms) and ``NAME-b1`` with batches of one. Every round
 runs each variant once, in rotating order (interleaved, so load from elsewhere on the machine hits
 all of them alike); the table gives the median over rounds. Each request is one row (one z, one
-face) as JSON over HTTP; "in-process" is ``ModelSession.run`` on the same row from the same number
-of client threads, with no HTTP and no JSON.
+face) as JSON over HTTP, its tensor as base64 bytes (``--encoding b64``, the default) or as nested
+lists of numbers (``--encoding lists``); "in-process" is ``ModelSession.run`` on the same row from
+the same number of client threads, with no HTTP and no JSON.
 """
 
 from __future__ import annotations
@@ -92,6 +93,8 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=8, help="client threads")
     parser.add_argument("--max-batch-size", type=int, default=16)
     parser.add_argument("--batch-wait-ms", type=float, default=10.0)
+    parser.add_argument("--encoding", choices=("b64", "lists"), default="b64",
+                        help="how request and answer tensors travel (default b64)")
     parser.add_argument("--exported", type=Path, default=HERE.parent / "exported")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -99,6 +102,7 @@ def main() -> int:
         return child(args.child, args.max_batch_size, args.batch_wait_ms, args.exported)
 
     from toolkit import runtime
+    from toolkit.serve.codec import to_b64
 
     port = local_server.free_port()
     log = Path("/tmp") / f"bench_serve-{port}.log"
@@ -114,7 +118,10 @@ def main() -> int:
         for round_index in range(args.rounds):
             for name, (file, input_name) in EXPORTS.items():
                 row = example(name, rng)
-                body = {"inputs": {input_name: row.tolist()}}
+                if args.encoding == "b64":
+                    body = {"encoding": "b64", "inputs": {input_name: to_b64(row)}}
+                else:
+                    body = {"inputs": {input_name: row.tolist()}}
 
                 def ray(app: str, body: dict = body, file: str = file) -> int:
                     status, answer = rsl.post(f"{server.base}/{app}/{file}", body)
@@ -135,7 +142,8 @@ def main() -> int:
         off = rsl.off_loopback_sockets({server.process.pid} | rsl.descendants(server.process.pid))
     finally:
         killed = server.stop()
-    print(f"\n{args.clients} client threads, {args.requests} one-row requests per variant per round, "
+    print(f"\n{args.clients} client threads, {args.requests} one-row requests per variant per round "
+          f"(tensors as {'base64 bytes' if args.encoding == 'b64' else 'JSON lists'}), "
           f"median of {args.rounds} interleaved rounds; Ray Serve: 2 replicas x 1 onnxruntime thread, "
           f"batches of up to {args.max_batch_size} waiting up to {args.batch_wait_ms:g} ms\n")
     print("| export | variant | req/s | p95 latency (ms) | mean requests per run |")

@@ -18,7 +18,7 @@ from toolkit.runtime.faces.draw import draw_faces
 from toolkit.runtime.faces.gallery import Gallery
 from toolkit.runtime.faces.recognizer import UNKNOWN, FaceRecognizer
 
-GALLERY = ROOT_EXPORTS / "face-gallery.npz"
+GALLERY = ROOT_EXPORTS / "face-embed-gallery.npz"  # lfw_subset faces enrolled with face-embed
 
 
 @pytest.fixture(scope="module")

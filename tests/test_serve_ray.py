@@ -21,6 +21,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 import local_server  # noqa: E402
 import ray_serve_local as rsl  # noqa: E402
 
+from toolkit.serve.codec import decode_inputs, to_b64  # noqa: E402
+
 pytestmark = pytest.mark.slow
 
 EXPORTED = ROOT / "exported"
@@ -99,6 +101,15 @@ def test_a_text_step_through_the_server_equals_a_local_step(server: rsl.Server) 
         return rsl.post(f"{server.base}/{TEXT}/step",
                         {"inputs": {"token": token.tolist(), "state_0": states[0].tolist()}})
 
+    # the binary form (base64 bytes) of the same step gives the same answer bit for bit
+    token, states = streams[0]
+    status, lists = step(streams[0])
+    status_b64, packed = rsl.post(f"{server.base}/{TEXT}/step", {"encoding": "b64", "inputs": {
+        "token": to_b64(token.astype(np.int64)), "state_0": to_b64(states[0])}})
+    assert status == status_b64 == 200, packed
+    unpacked = decode_inputs({"inputs": packed["outputs"]}, text.sessions["step"].outputs, "answer")
+    assert np.array_equal(unpacked["logits"], np.asarray(lists["outputs"]["logits"], np.float32))
+
     for _ in range(3):  # three steps per stream, the state going back and forth through JSON
         with ThreadPoolExecutor(2) as pool:
             answers = list(pool.map(step, streams))
@@ -173,3 +184,16 @@ def test_serve_build_writes_a_ray_serve_config(tmp_path: Path) -> None:
     assert build_app(app["args"]) is not None
     result = run_cli("serve", "build", str(EXPORTED / GENERATOR))
     assert result.returncode == 2 and "--out" in result.stderr
+
+
+def test_serve_refuses_bad_arguments_before_starting_ray(tmp_path: Path) -> None:
+    from tests.conftest import run_cli
+
+    for args, words in [
+        (["serve", str(tmp_path / "missing")], "not an export directory"),
+        (["serve", str(EXPORTED / GENERATOR), str(EXPORTED / GENERATOR)], "both named 'dcgan-digits'"),
+        (["serve", str(EXPORTED / GENERATOR), "--replicas", "0"], "--replicas must be at least 1"),
+        (["serve", str(EXPORTED / GENERATOR), "--out", "x.yaml"], "--out goes with `onnxkit serve build"),
+    ]:
+        result = run_cli(*args, timeout=120)
+        assert result.returncode == 2 and words in result.stderr, (args, result.stderr)

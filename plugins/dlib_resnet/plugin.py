@@ -32,6 +32,16 @@ SIZE = 150
 THRESHOLD = 0.6
 #: dlib's get_face_chip padding the network was trained with.
 CHIP_PADDING = 0.25
+#: The runtime's "match %" for a distance d: 100 / (1 + exp((d - midpoint) / slope)), the estimated
+#: probability of "same person". The midpoint is dlib's threshold (chosen on LFW's thousands of
+#: people), so "unknown" and "below 50 %" agree; the slope is a logistic regression on the 4,186
+#: train x train pairs of the 5 Celebrity Faces photos through our own MTCNN + alignment (same and
+#: different pairs weighted equally), checked on the 2,300 val x train pairs
+#: (``benchmarks/bench_face_identify.py --calibrate``). Left free, the fit puts 50 % at 0.69: five
+#: people are too few strangers (it would call the astronaut photo "Madonna, 61 %").
+CALIBRATION = {"midpoint": THRESHOLD, "slope": 0.042,
+               "fitted_on": "slope: 5 Celebrity Faces train pairs (benchmarks/bench_face_identify.py --calibrate); "
+                            "midpoint: dlib's threshold"}
 
 
 @dataclass
@@ -122,6 +132,7 @@ class DlibResnet(ModelSpec):
             "chip_padding": CHIP_PADDING,
             "metric": "euclidean",
             "threshold": THRESHOLD,
+            "calibration": CALIBRATION,
             "normalized": False,
             "preprocessing": "RGB in [0, 1]; the model computes dlib's (pixel - (122.782, 117.001, 104.298)) / 256",
             "weights_source": data_info.get("source", "dlib_face_recognition_resnet_model_v1.dat"),

@@ -5,6 +5,7 @@ Routes, under the application's prefix (``/<export name>``)::
     GET  /            what the export takes and gives (from its manifest) and the batching settings
     GET  /-/stats     this replica's batch sizes so far (requests per onnxruntime run)
     POST /FILE        run one ONNX file: {"inputs": {NAME: nested lists}} -> {"outputs": {...}, "batch": {...}}
+                      (tensors may travel as base64 bytes instead: see toolkit.serve.codec)
 
 Requests are validated exactly as :meth:`ModelSession.validate` does in-process (a bad one gets a
 400 naming the problem, before it joins a batch); valid ones are queued by ``@serve.batch``, which
@@ -31,7 +32,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from toolkit.errors import InputError, OnnxkitError
-from toolkit.serve.codec import batch_key, decode_inputs, encode_outputs, parse_body
+from toolkit.serve.codec import MAX_BODY_BYTES, batch_key, decode_inputs, encode_outputs, parse_body, wants_b64
 
 log = logging.getLogger("onnxkit.serve")
 
@@ -88,13 +89,17 @@ class ExportDeployment:
             wrong = self._only(request, "POST")
             if wrong is not None:
                 return wrong
+            declared = request.headers.get("content-length", "0")
+            if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+                return _error(413, f"request body is {declared} bytes, more than the {MAX_BODY_BYTES} allowed")
             session = self.pipeline.sessions[route]
             where = f"{self.pipeline.name}/{route}"
             data = parse_body(await request.body())
+            b64 = wants_b64(data)
             arrays = session.validate(decode_inputs(data, session.inputs, where))
         except OnnxkitError as exc:
             return _error(400, str(exc))
-        result = await self._run_batch((route, arrays))
+        result = await self._run_batch((route, arrays, b64))
         if isinstance(result, Exception):
             status = 400 if isinstance(result, InputError) else 500
             return _error(status, f"{type(result).__name__}: {result}")
@@ -132,15 +137,16 @@ class ExportDeployment:
 
     # -- batching ---------------------------------------------------------------------------------
     @serve.batch(max_batch_size=DEFAULT_MAX_BATCH_SIZE, batch_wait_timeout_s=DEFAULT_BATCH_WAIT_MS / 1000)
-    async def _run_batch(self, items: list[tuple[str, dict[str, np.ndarray]]]) -> list[Any]:
+    async def _run_batch(self, items: list[tuple[str, dict[str, np.ndarray], bool]]) -> list[Any]:
         """Group the queued requests by file and row shapes, run each group once, split the results."""
         groups: dict[tuple[Any, ...], list[int]] = collections.defaultdict(list)
-        for index, (file, arrays) in enumerate(items):
+        for index, (file, arrays, _) in enumerate(items):
             groups[(file, batch_key(arrays) if file in self.stackable else index)].append(index)
         results: list[Any] = [None] * len(items)
         for (file, _), members in groups.items():
             try:
-                outputs = await asyncio.to_thread(self._run_group, file, [items[i][1] for i in members])
+                outputs = await asyncio.to_thread(self._run_group, file, [items[i][1] for i in members],
+                                                  [items[i][2] for i in members])
             except Exception as exc:  # an onnxruntime failure answers every member, never drops one
                 log.exception("run of %s failed", file)
                 for i in members:
@@ -153,15 +159,15 @@ class ExportDeployment:
                 results[i] = {"outputs": output, "batch": info}
         return results
 
-    def _run_group(self, file: str, feeds: list[dict[str, np.ndarray]]) -> list[dict[str, Any]]:
+    def _run_group(self, file: str, feeds: list[dict[str, np.ndarray]], b64: list[bool]) -> list[dict[str, Any]]:
         session = self.pipeline.sessions[file]
         sizes = [len(next(iter(f.values()))) for f in feeds]
         stacked = {name: np.concatenate([f[name] for f in feeds]) if len(feeds) > 1 else feeds[0][name]
                    for name in feeds[0]}
         outputs = session.run(stacked, validate=False)
         bounds = np.cumsum([0, *sizes])
-        return [encode_outputs({name: value[start:stop] for name, value in outputs.items()})
-                for start, stop in zip(bounds[:-1], bounds[1:])]
+        return [encode_outputs({name: value[start:stop] for name, value in outputs.items()}, binary)
+                for start, stop, binary in zip(bounds[:-1], bounds[1:], b64)]
 
 
 def build_app(args: dict[str, Any]) -> Any:

@@ -12,7 +12,7 @@ from typing import Any
 
 # Export names inside the exports directory ($ONNXKIT_EXPORTED, ./exported, or the checkout's).
 DEFAULT_DETECTOR = "mtcnn"
-DEFAULT_EMBEDDER = "face-embed"
+DEFAULT_EMBEDDER = "dlib-resnet"
 
 
 def _export_path(value: str) -> str:
@@ -30,6 +30,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sub.required = True
 
     def models(p: argparse.ArgumentParser, embedder: bool = True) -> None:
+        p.add_argument("--rotations", action="store_true",
+                       help="also search the image turned 90, 180, 270 and +-30 degrees (finds sideways or "
+                            "tilted faces; six detections instead of one)")
         p.add_argument("--detector", type=_export_path, default=_export_path(DEFAULT_DETECTOR),
                        help=f"MTCNN export (default: exported/{DEFAULT_DETECTOR})")
         if embedder:
@@ -64,7 +67,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("image")
     p.add_argument("--gallery", required=True)
     p.add_argument("-k", type=int, default=3, help="identities per face (default 3)")
-    p.add_argument("--threshold", type=float, help="cosine similarity below which a face is 'unknown'")
+    p.add_argument("--threshold", type=float,
+                   help="when a face is 'unknown': Euclidean distance at or above it (dlib-resnet, default 0.6), "
+                        "or cosine similarity below it (face-embed)")
     p.add_argument("--out", help="write the image with boxes, landmarks and names to this PNG")
     p.add_argument("--json", action="store_true")
     models(p)
@@ -100,7 +105,7 @@ def _recognizer(args: argparse.Namespace, gallery: Any = None) -> Any:
     from toolkit.runtime.faces.recognizer import FaceRecognizer
 
     return FaceRecognizer(_load(args.detector, "face-detector"), _load(args.embedder, "face-embedder"), gallery,
-                          threshold=getattr(args, "threshold", None))
+                          threshold=getattr(args, "threshold", None), rotations=getattr(args, "rotations", False))
 
 
 def detect_command(args: argparse.Namespace) -> int:
@@ -109,14 +114,15 @@ def detect_command(args: argparse.Namespace) -> int:
 
     detector = _load(args.detector, "face-detector")
     rgb = to_rgb_uint8(args.image)
-    faces = detector.detect(rgb, min_face_size=args.min_face_size)
+    faces = detector.detect(rgb, min_face_size=args.min_face_size, rotations=args.rotations)
     if args.json:
         print(json.dumps([f.to_json() for f in faces], indent=2))
     else:
         print(f"{len(faces)} face(s) in {args.image}")
         for i, face in enumerate(faces):
             box = ", ".join(f"{v:.1f}" for v in face.box)
-            print(f"  #{i + 1} score {face.score:.4f} box ({box})")
+            turned = f" (found turned {face.rotation:g} degrees)" if face.rotation else ""
+            print(f"  #{i + 1} score {face.score:.4f} box ({box}){turned}")
     if args.out:
         _save_png(draw_faces(rgb, faces), args.out)
         print(f"drawn to {args.out}")
@@ -184,8 +190,9 @@ def match_command(args: argparse.Namespace) -> int:
     rgb = to_rgb_uint8(args.image)
     results = recognizer.match(rgb, k=args.k)
     if args.json:
+        key = "distance" if recognizer.metric == "euclidean" else "similarity"
         print(json.dumps([{"face": r.face.to_json(), "matches": [
-            {"name": m.name, "similarity": round(m.similarity, 4), "percent": round(m.percent, 2)} for m in r.matches]}
+            {"name": m.name, key: round(m.score, 4), "percent": round(m.percent, 2)} for m in r.matches]}
             for r in results], indent=2))
     else:
         print(f"{len(results)} face(s) in {args.image}")
@@ -193,7 +200,8 @@ def match_command(args: argparse.Namespace) -> int:
             box = ", ".join(f"{v:.0f}" for v in result.face.box)
             print(f"  #{i + 1} box ({box}):")
             for m in result.matches:
-                print(f"      {m.name:24s} similarity {m.similarity:+.3f}  {m.percent:5.1f}%")
+                score = f"distance {m.score:.3f}" if m.metric == "euclidean" else f"similarity {m.score:+.3f}"
+                print(f"      {m.name:24s} {score}  {m.percent:5.1f}%")
     if args.out:
         _save_png(draw_faces(rgb, results), args.out)
         print(f"drawn to {args.out}")
@@ -230,18 +238,29 @@ def verify_command(args: argparse.Namespace) -> int:
             cache[path] = vector
         return cache[path]
 
-    scores = np.array([float(embedding(*p.left) @ embedding(*p.right)) for p in pairs])
+    # Higher = more alike for the metrics below: a euclidean model's score is minus the distance.
+    sign = -1.0 if embedder.metric == "euclidean" else 1.0
+
+    def score(left: np.ndarray, right: np.ndarray) -> float:
+        return -float(np.linalg.norm(left - right)) if sign < 0 else float(left @ right)
+
+    scores = np.array([score(embedding(*p.left), embedding(*p.right)) for p in pairs])
     same = np.array([p.same for p in pairs])
     result = kfold_accuracy(scores, same, folds=args.folds)
     roc = roc_points(scores, same)
+    result["threshold"] = sign * result["threshold"]
+    for point in roc:
+        point["threshold"] = sign * point["threshold"]
+    what = "Euclidean distance (same below)" if sign < 0 else "cosine similarity (same above)"
     if args.json:
-        print(json.dumps({**result, "pairs": len(pairs), "undetected": sorted(set(undetected)), "roc": roc}, indent=2))
+        print(json.dumps({**result, "metric": embedder.metric, "pairs": len(pairs),
+                          "undetected": sorted(set(undetected)), "roc": roc}, indent=2))
         return 0
     print(f"{len(pairs)} pairs ({int(same.sum())} same, {int((~same).sum())} different), {len(cache)} images")
     if undetected:
         print(f"  no face found in {len(set(undetected))} image(s): used the centre crop")
     print(f"  {args.folds}-fold accuracy {result['accuracy']:.4f} +- {result['accuracy_std']:.4f} "
-          f"at threshold {result['threshold']:.3f}")
+          f"at threshold {result['threshold']:.3f} ({what})")
     print("  ROC points (threshold, TPR, FPR):")
     for point in roc:
         print(f"    {point['threshold']:+.3f}  {point['tpr']:.3f}  {point['fpr']:.3f}")
@@ -284,8 +303,9 @@ def demo_gallery_command(args: argparse.Namespace) -> int:
     import numpy as np
 
     vectors = recognizer.gallery.vectors
-    between = (vectors @ vectors.T)[~np.eye(len(vectors), dtype=bool)]
-    recognizer.threshold = round(max(recognizer.threshold, float(np.quantile(between, 0.999))), 3)
+    if recognizer.metric == "cosine":  # a distance model keeps its own calibrated threshold
+        between = (vectors @ vectors.T)[~np.eye(len(vectors), dtype=bool)]
+        recognizer.threshold = round(max(recognizer.threshold, float(np.quantile(between, 0.999))), 3)
     recognizer.gallery.info.update({
         "source": "scikit-image lfw_subset faces 0-99 (no names in the data set: lfw-NNN is the index), "
                   "each upscaled to 100 px on a 200 px canvas, detected, aligned and embedded",

@@ -11,6 +11,11 @@ after ``load`` takes 0.4 s instead of ~35 s.
 
 Several embeddings per identity are allowed (each row has a name); ``search`` returns identities,
 each with its best similarity.
+
+``metric="euclidean"`` (dlib's descriptors): vectors are kept as the embedder makes them and
+``search`` returns Euclidean distances, smallest first. It is exact at any size (the stored
+vectors gain one column, ``|v|^2 / 2``, and queries a ``-1``, so the same tiled matrix product
+ranks by ``q.v - |v|^2/2``, i.e. by distance); the approximate index is for cosine galleries.
 """
 
 from __future__ import annotations
@@ -40,15 +45,25 @@ INDEX_VERSION = 1
 EXACT_LIMIT = 50_000
 
 
-class Gallery:
-    """Names and unit embeddings; ``search`` for the nearest identities."""
+METRICS = ("cosine", "euclidean")
 
-    def __init__(self, dim: int, *, exact_limit: int = EXACT_LIMIT, info: dict[str, Any] | None = None) -> None:
+
+class Gallery:
+    """Names and embeddings; ``search`` for the nearest identities (cosine: unit vectors, similarity;
+    euclidean: vectors as given, distance)."""
+
+    def __init__(self, dim: int, *, exact_limit: int = EXACT_LIMIT, info: dict[str, Any] | None = None,
+                 metric: str | None = None) -> None:
         if dim < 1:
             raise InputError(f"embedding dimension must be positive, got {dim}")
         self.dim = int(dim)
         self.exact_limit = exact_limit
         self.info: dict[str, Any] = dict(info or {})
+        metric = metric or self.info.get("metric", "cosine")
+        if metric not in METRICS:
+            raise InputError(f"gallery metric must be one of {METRICS}, got {metric!r}")
+        self.info["metric"] = metric
+        self._augmented: np.ndarray | None = None
         self._labels: list[str] = []
         self._vectors = np.zeros((0, self.dim), np.float32)
         self._index: Any = None
@@ -75,6 +90,11 @@ class Gallery:
     def __contains__(self, name: object) -> bool:
         return name in set(self._labels)
 
+    @property
+    def metric(self) -> str:
+        """``cosine`` (higher is closer) or ``euclidean`` (lower is closer)."""
+        return str(self.info["metric"])
+
     def _check(self, embeddings: Any) -> np.ndarray:
         vectors = np.asarray(embeddings, dtype=np.float32)
         if vectors.ndim == 1:
@@ -83,6 +103,8 @@ class Gallery:
             raise InputError(f"embeddings must be [N, {self.dim}], got shape {vectors.shape}")
         if not np.isfinite(vectors).all():
             raise InputError("embeddings contain NaN or infinity")
+        if self.metric == "euclidean":
+            return vectors
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         if (norms < 1e-6).any():
             raise InputError("an embedding is all zeros; it has no direction to compare")
@@ -99,8 +121,12 @@ class Gallery:
             raise InputError(f"no embeddings given for {name!r}")
         self._labels.extend([name] * len(vectors))
         self._vectors = np.concatenate([self._vectors, vectors])
+        self._changed()
+
+    def _changed(self) -> None:
         self._index = None
         self._max_rows = None
+        self._augmented = None
 
     def remove(self, name: str) -> int:
         """Forget ``name``; returns how many vectors were dropped. Unknown names are an error."""
@@ -110,17 +136,17 @@ class Gallery:
             raise InputError(f"no identity {name!r} in the gallery (it has {len(self.names)} identities)")
         self._labels = [label for label, k in zip(self._labels, keep) if k]
         self._vectors = self._vectors[keep]
-        self._index = None
-        self._max_rows = None
+        self._changed()
         return dropped
 
     # -- search -----------------------------------------------------------------------------------
     @property
     def uses_index(self) -> bool:
-        return len(self) > self.exact_limit
+        return self.metric == "cosine" and len(self) > self.exact_limit
 
     def search(self, embeddings: Any, k: int = 3) -> list[list[tuple[str, float]]]:
-        """For each query, up to ``k`` distinct identities with their best cosine similarity, best first."""
+        """For each query, up to ``k`` distinct identities with their best score, best first: the cosine
+        similarity (cosine galleries) or the Euclidean distance (euclidean galleries)."""
         if k < 1:
             raise InputError(f"k must be at least 1, got {k}")
         queries = self._check(embeddings)
@@ -140,7 +166,8 @@ class Gallery:
                     best[name] = float(s)
                 if len(best) == k:
                     break
-            results.append(sorted(best.items(), key=lambda item: -item[1]))
+            sign = 1.0 if self.metric == "euclidean" else -1.0
+            results.append(sorted(best.items(), key=lambda item: sign * item[1]))
         return results
 
     def _rows_per_identity(self) -> int:
@@ -153,7 +180,17 @@ class Gallery:
         return self._max_rows
 
     def search_rows(self, queries: np.ndarray, rows: int) -> tuple[np.ndarray, np.ndarray]:
-        """Nearest stored rows: (ids int64[Q, rows], similarities float32[Q, rows]); exact or indexed."""
+        """Nearest stored rows: (ids int64[Q, rows], scores float32[Q, rows]), best first; exact or indexed.
+        Scores are similarities, or distances for a euclidean gallery."""
+        if self.metric == "euclidean":
+            if self._augmented is None:
+                squares = 0.5 * np.sum(self._vectors.astype(np.float64) ** 2, axis=1, keepdims=True)
+                self._augmented = np.hstack([self._vectors, squares.astype(np.float32)])
+            queries = np.asarray(queries, np.float32)
+            ids, scores = exact_search(self._augmented, np.hstack([queries, -np.ones((len(queries), 1), np.float32)]), rows)
+            # q.v - |v|^2/2 = (|q|^2 - |q - v|^2) / 2
+            squared = np.sum(queries.astype(np.float64) ** 2, axis=1, keepdims=True) - 2.0 * scores
+            return ids, np.sqrt(np.maximum(squared, 0.0)).astype(np.float32)
         if self.uses_index:
             return self._indexed(queries, rows)
         return exact_search(self._vectors, queries, rows)
@@ -213,11 +250,14 @@ class Gallery:
         dim = int(meta["dim"])
         if vectors.ndim != 2 or vectors.shape[1] != dim or len(labels) != len(vectors):
             raise InputError(f"{path}: corrupt gallery ({len(labels)} names for vectors of shape {vectors.shape}, dim {dim})")
-        gallery = cls(dim, exact_limit=exact_limit, info=meta.get("info") or {})
+        try:
+            gallery = cls(dim, exact_limit=exact_limit, info=meta.get("info") or {})
+        except InputError as exc:
+            raise InputError(f"{path}: {exc}") from None
         if len(vectors):
             gallery._labels = labels
             gallery._vectors = gallery._check(vectors)
-            gallery._max_rows = None
+            gallery._changed()
         if gallery.uses_index:
             gallery._index = _load_index(index_path(path), vectors)
         return gallery
@@ -293,8 +333,9 @@ def exact_search(vectors: np.ndarray, queries: np.ndarray, rows: int, block: int
     return np.take_along_axis(best_ids, order, axis=1), np.take_along_axis(best_sims, order, axis=1)
 
 
-def from_folder_embeddings(items: Iterable[tuple[str, np.ndarray]], dim: int, info: dict[str, Any] | None = None) -> Gallery:
-    gallery = Gallery(dim, info=info)
+def from_folder_embeddings(items: Iterable[tuple[str, np.ndarray]], dim: int, info: dict[str, Any] | None = None,
+                           metric: str | None = None) -> Gallery:
+    gallery = Gallery(dim, info=info, metric=metric)
     for name, vectors in items:
         gallery.add(name, vectors)
     return gallery

@@ -1,10 +1,19 @@
 """Face recognition: detect -> align -> embed -> search the gallery (numpy + onnxruntime + Pillow).
 
-``FaceRecognizer.match(image, k=3)`` returns, for every face found, the ``k`` most similar
-identities with their cosine similarity and a percentage. The percentage is a softmax over the
-top-k similarities scaled by ``temperature`` (ArcFace's logit scale makes cosine gaps meaningful:
-a 0.1 gap at scale 30 is a 20x odds ratio), so the k percentages sum to 100. A face whose best
-similarity is below ``threshold`` is reported as "unknown" first, with the candidates after it.
+``FaceRecognizer.match(image, k=3)`` returns, for every face found, the ``k`` closest identities
+with a score and a percentage. What they mean follows the embedder's manifest (``info.metric``):
+
+- ``euclidean`` (dlib-resnet): the score is the Euclidean distance between descriptors (same
+  person below the threshold, dlib's 0.6), and the percentage is *calibrated*: the estimated
+  probability that the face is that person, ``100 / (1 + exp((distance - midpoint) / slope))``,
+  a logistic curve fitted to same/different-person pairs (``info.calibration``; see
+  benchmarks/bench_face_identify.py). Each candidate has its own figure; they need not sum to 100.
+- ``cosine`` (face-embed): the score is the cosine similarity, and the percentage is a softmax over
+  the top-k similarities scaled by ``temperature`` (ArcFace's logit scale makes cosine gaps
+  meaningful: a 0.1 gap at scale 30 is a 20x odds ratio), so the k percentages sum to 100.
+
+A face whose best candidate is not within ``threshold`` is reported as "unknown" first, with the
+candidates after it.
 """
 
 from __future__ import annotations
@@ -17,7 +26,6 @@ from typing import Any
 import numpy as np
 
 from toolkit.errors import InputError
-from toolkit.runtime.faces.align import align_face
 from toolkit.runtime.faces.draw import draw_faces
 from toolkit.runtime.faces.gallery import Gallery
 from toolkit.runtime.faces.imageio import to_rgb_uint8
@@ -29,9 +37,20 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".ppm", ".pg
 
 @dataclass(frozen=True)
 class Match:
+    """One candidate: ``score`` is a cosine similarity or a Euclidean distance (``metric``)."""
+
     name: str
-    similarity: float
+    score: float
     percent: float
+    metric: str = "cosine"
+
+    @property
+    def similarity(self) -> float | None:
+        return self.score if self.metric == "cosine" else None
+
+    @property
+    def distance(self) -> float | None:
+        return self.score if self.metric == "euclidean" else None
 
 
 @dataclass
@@ -48,7 +67,14 @@ class FaceMatch:
         best = self.best
         if best is None:
             return UNKNOWN
-        return f"{best.name} {best.percent:.0f}%" if best.name != UNKNOWN else f"unknown ({best.similarity:.2f})"
+        return f"{best.name} {best.percent:.0f}%" if best.name != UNKNOWN else f"unknown ({best.score:.2f})"
+
+
+def calibrated_percent(distances: Sequence[float], calibration: dict[str, float]) -> list[float]:
+    """Estimated probability (in %) that each distance is between two photos of one person."""
+    midpoint, slope = float(calibration["midpoint"]), float(calibration["slope"])
+    values = (np.asarray(distances, np.float64) - midpoint) / slope
+    return [float(p) for p in 100.0 / (1.0 + np.exp(np.clip(values, -50, 50)))]
 
 
 def softmax_percent(similarities: Sequence[float], temperature: float) -> list[float]:
@@ -63,27 +89,53 @@ class FaceRecognizer:
     """Ties a :class:`FaceDetector`, a :class:`FaceEmbedder` and a :class:`Gallery` together."""
 
     def __init__(self, detector: FaceDetector, embedder: FaceEmbedder, gallery: Gallery | None = None,
-                 threshold: float | None = None, temperature: float = 30.0) -> None:
+                 threshold: float | None = None, temperature: float = 30.0,
+                 rotations: bool | Sequence[float] | None = None) -> None:
         self.detector = detector
+        #: Also search rotated copies of each image (``FaceDetector.detect(rotations=...)``); opt-in.
+        self.rotations = rotations
         self.embedder = embedder
-        self.gallery = gallery if gallery is not None else Gallery(embedder.dim)
+        self.metric = embedder.metric
+        model = embedder.manifest.model
+        if gallery is None:
+            gallery = Gallery(embedder.dim, metric=self.metric, info={"embedder_model": model})
+        self.gallery = gallery
         if self.gallery.dim != embedder.dim:
             raise InputError(f"gallery holds {self.gallery.dim}-d embeddings but the embedder makes {embedder.dim}-d ones")
-        if threshold is None:  # the gallery's, else the threshold the embedder's verification found
-            default = embedder.manifest.metrics.get("verification_threshold", embedder.info.get("threshold", 0.5))
+        enrolled_with = self.gallery.info.get("embedder_model")
+        if self.gallery.metric != self.metric or (enrolled_with and enrolled_with != model):
+            raise InputError(
+                f"the gallery was enrolled with {enrolled_with or 'another embedder'} ({self.gallery.metric} "
+                f"metric) but the embedder is {model} ({self.metric}); enroll the people again with this embedder")
+        if threshold is None:  # the gallery's, else the embedder's own
+            default = embedder.threshold if embedder.threshold is not None else 0.5
             threshold = float(self.gallery.info.get("threshold", default))
-        if not -1.0 <= threshold <= 1.0:
+        if self.metric == "cosine" and not -1.0 <= threshold <= 1.0:
             raise InputError(f"threshold is a cosine similarity in [-1, 1], got {threshold}")
+        if self.metric == "euclidean" and not threshold > 0.0:
+            raise InputError(f"threshold is a Euclidean distance (same person below it), must be > 0, got {threshold}")
         self.threshold = threshold
         self.temperature = temperature
+        self.calibration = embedder.info.get("calibration")
+
+    def within(self, score: float) -> bool:
+        """Whether a candidate's score is close enough to call it that person."""
+        return score < self.threshold if self.metric == "euclidean" else score >= self.threshold
+
+    def percents(self, scores: Sequence[float]) -> list[float]:
+        if self.metric == "euclidean" and self.calibration:
+            return calibrated_percent(scores, self.calibration)
+        if self.metric == "euclidean":  # no calibration stated: within the threshold = 50 %
+            return calibrated_percent(scores, {"midpoint": self.threshold, "slope": 0.05})
+        return softmax_percent(scores, self.temperature)
 
     # -- faces -> embeddings ----------------------------------------------------------------------
     def faces_and_embeddings(self, image: Any) -> tuple[np.ndarray, list[Face], np.ndarray]:
         rgb = to_rgb_uint8(image)
-        faces = self.detector.detect(rgb)
+        faces = self.detector.detect(rgb, rotations=self.rotations)
         if not faces:
             return rgb, [], np.zeros((0, self.embedder.dim), np.float32)
-        crops = np.stack([align_face(rgb, f.landmarks, self.embedder.size) for f in faces])
+        crops = np.stack([self.embedder.align(rgb, f.landmarks) for f in faces])
         return rgb, faces, self.embedder.embed(crops)
 
     def embed_largest(self, image: Any) -> np.ndarray | None:
@@ -134,7 +186,7 @@ class FaceRecognizer:
 
     # -- matching ---------------------------------------------------------------------------------
     def match(self, image: Any, k: int = 3) -> list[FaceMatch]:
-        """Every face in ``image`` with its top-``k`` identities (name, cosine similarity, percent)."""
+        """Every face in ``image`` with its top-``k`` identities (name, score, percent)."""
         if len(self.gallery) == 0:
             raise InputError("the gallery is empty: enroll identities first")
         _, faces, vectors = self.faces_and_embeddings(image)
@@ -142,10 +194,10 @@ class FaceRecognizer:
             return []
         results = []
         for face, candidates in zip(faces, self.gallery.search(vectors, k)):
-            percents = softmax_percent([s for _, s in candidates], self.temperature)
-            matches = [Match(name, sim, pct) for (name, sim), pct in zip(candidates, percents)]
-            if matches and matches[0].similarity < self.threshold:
-                matches = [Match(UNKNOWN, matches[0].similarity, 0.0)] + matches[:k - 1]
+            percents = self.percents([s for _, s in candidates])
+            matches = [Match(name, score, pct, self.metric) for (name, score), pct in zip(candidates, percents)]
+            if matches and not self.within(matches[0].score):
+                matches = [Match(UNKNOWN, matches[0].score, 0.0, self.metric)] + matches[:k - 1]
             results.append(FaceMatch(face, matches))
         return results
 
@@ -153,4 +205,4 @@ class FaceRecognizer:
         return draw_faces(image, matches)
 
 
-__all__ = ["FaceRecognizer", "FaceMatch", "Match", "UNKNOWN", "draw_faces", "softmax_percent"]
+__all__ = ["FaceRecognizer", "FaceMatch", "Match", "UNKNOWN", "draw_faces", "softmax_percent", "calibrated_percent"]

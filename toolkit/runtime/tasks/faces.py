@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from toolkit.errors import InputError
-from toolkit.runtime.base import Pipeline, pipeline_for
+from toolkit.runtime.base import Pipeline
 from toolkit.runtime.faces import mtcnn_ops as ops
 from toolkit.runtime.faces.imageio import to_rgb_uint8
 
@@ -31,6 +31,8 @@ class Face:
     box: tuple[float, float, float, float]
     score: float
     landmarks: np.ndarray = field(repr=False)
+    #: Degrees (counter-clockwise) the image was turned when this face was found (``rotations``).
+    rotation: float = 0.0
 
     @property
     def width(self) -> float:
@@ -41,12 +43,14 @@ class Face:
         return self.box[3] - self.box[1]
 
     def to_json(self) -> dict[str, Any]:
-        return {"box": [round(v, 2) for v in self.box], "score": round(self.score, 5),
-                "landmarks": {n: [round(float(x), 2), round(float(y), 2)]
-                              for n, (x, y) in zip(LANDMARK_NAMES, self.landmarks)}}
+        result = {"box": [round(v, 2) for v in self.box], "score": round(self.score, 5),
+                  "landmarks": {n: [round(float(x), 2), round(float(y), 2)]
+                                for n, (x, y) in zip(LANDMARK_NAMES, self.landmarks)}}
+        if self.rotation:
+            result["rotation"] = self.rotation
+        return result
 
 
-@pipeline_for("face-detector")
 class FaceDetector(Pipeline):
     """MTCNN: ``detect(image) -> list[Face]``, best score first.
 
@@ -60,8 +64,6 @@ class FaceDetector(Pipeline):
 
     default_threads = 1
 
-    required_files = ("pnet", "rnet", "onet")
-
     def __init__(self, manifest: Any, sessions: Any) -> None:
         super().__init__(manifest, sessions)
         defaults = self.info.get("defaults", {})
@@ -72,9 +74,20 @@ class FaceDetector(Pipeline):
         self.batch_size = 512
 
     def detect(self, image: Any, *, min_face_size: float | None = None,
-               thresholds: Sequence[float] | None = None, scale_factor: float | None = None) -> list[Face]:
-        """Find faces in a PIL image, path, or uint8/float array (grey, RGB or RGBA)."""
+               thresholds: Sequence[float] | None = None, scale_factor: float | None = None,
+               rotations: bool | Sequence[float] | None = None) -> list[Face]:
+        """Find faces in a PIL image, path, or uint8/float array (grey, RGB or RGBA).
+
+        ``rotations`` (opt-in, each costs one more detection): also search copies of the image
+        turned by these angles (``True``: 90, 180, 270, +-30 degrees; see
+        :mod:`toolkit.runtime.faces.rotate`), map their faces back (landmarks exactly; the box
+        around the mapped centre, its sides swapped for quarter turns) and keep the best-scoring
+        face where detections overlap. Faces found that way carry their ``rotation``.
+        """
+        from toolkit.runtime.faces.rotate import rotation_angles
+
         rgb = to_rgb_uint8(image)
+        angles = rotation_angles(rotations)
         min_face = float(min_face_size if min_face_size is not None else self.min_face_size)
         factor = float(scale_factor if scale_factor is not None else self.scale_factor)
         limits = tuple(thresholds) if thresholds is not None else self.thresholds
@@ -84,6 +97,37 @@ class FaceDetector(Pipeline):
             raise InputError(f"scale_factor must lie in (0.05, 1), got {factor:g}")
         if len(limits) != 3 or not all(0.0 <= t <= 1.0 for t in limits):
             raise InputError(f"thresholds must be three probabilities (P-Net, R-Net, O-Net), got {limits}")
+        faces = self._detect_upright(rgb, min_face, factor, limits)
+        if angles:
+            faces = self._with_rotations(rgb, faces, angles, min_face, factor, limits)
+        return faces
+
+    def _with_rotations(self, rgb: np.ndarray, faces: list[Face], angles: Sequence[float], min_face: float,
+                        factor: float, limits: tuple[float, ...]) -> list[Face]:
+        from toolkit.runtime.faces.rotate import box_iou, map_points, rotated_copy
+
+        height, width = rgb.shape[:2]
+        found = list(faces)
+        for angle in angles:
+            copy, back = rotated_copy(rgb, angle)
+            quarter = abs(angle / 90.0 - round(angle / 90.0)) < 1e-9 and round(angle / 90.0) % 2 == 1
+            for face in self._detect_upright(copy, min_face, factor, limits):
+                cx, cy = map_points([(face.box[0] + face.box[2]) / 2, (face.box[1] + face.box[3]) / 2], back)
+                half_w, half_h = (face.height / 2, face.width / 2) if quarter else (face.width / 2, face.height / 2)
+                box = (max(0.0, cx - half_w), max(0.0, cy - half_h), min(width - 1.0, cx + half_w),
+                       min(height - 1.0, cy + half_h))
+                found.append(Face(box=tuple(float(v) for v in box), score=face.score,
+                                  landmarks=map_points(face.landmarks, back).astype(np.float32),
+                                  rotation=float(angle)))
+        found.sort(key=lambda f: -f.score)
+        kept: list[Face] = []
+        for face in found:  # one face per place: the best-scoring view of it
+            if not kept or box_iou(face.box, np.array([k.box for k in kept])).max() < 0.3:
+                kept.append(face)
+        return kept
+
+    def _detect_upright(self, rgb: np.ndarray, min_face: float, factor: float,
+                        limits: tuple[float, ...]) -> list[Face]:
         shrink = 1.0
         height, width = rgb.shape[:2]
         if self.max_side is not None and max(height, width) > self.max_side:
@@ -160,7 +204,6 @@ class FaceDetector(Pipeline):
         return boxes[kept], landmarks[kept]
 
 
-@pipeline_for("face-embedder")
 class FaceEmbedder(Pipeline):
     """Aligned RGB faces -> embeddings (``embed``).
 
@@ -170,7 +213,6 @@ class FaceEmbedder(Pipeline):
     ``threshold`` (same person below a distance / above a similarity).
     """
 
-    required_files = ("embed",)
     batchable = ("embed",)
 
     @property
@@ -189,6 +231,18 @@ class FaceEmbedder(Pipeline):
     @property
     def size(self) -> int:
         return int(self.sessions["embed"].inputs[0].shape[1])
+
+    @property
+    def threshold(self) -> float | None:
+        """The model's own same-person threshold (a distance for euclidean models), if it states one."""
+        value = self.manifest.metrics.get("verification_threshold", self.info.get("threshold"))
+        return None if value is None else float(value)
+
+    def align(self, image: Any, landmarks: np.ndarray) -> np.ndarray:
+        """Cut the face at ``landmarks`` (MTCNN's five points) out of ``image`` the way this model expects."""
+        from toolkit.runtime.faces.align import aligner
+
+        return aligner(str(self.info.get("alignment", "")))(image, landmarks, self.size)
 
     def embed(self, aligned: np.ndarray, batch_size: int = 64) -> np.ndarray:
         """``aligned``: uint8 (0..255) or float (0..1) ``[N, S, S, 3]`` (S = :attr:`size`) -> float32 ``[N, dim]``."""
