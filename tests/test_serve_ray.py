@@ -184,3 +184,16 @@ def test_serve_build_writes_a_ray_serve_config(tmp_path: Path) -> None:
     assert build_app(app["args"]) is not None
     result = run_cli("serve", "build", str(EXPORTED / GENERATOR))
     assert result.returncode == 2 and "--out" in result.stderr
+
+
+def test_serve_refuses_bad_arguments_before_starting_ray(tmp_path: Path) -> None:
+    from tests.conftest import run_cli
+
+    for args, words in [
+        (["serve", str(tmp_path / "missing")], "not an export directory"),
+        (["serve", str(EXPORTED / GENERATOR), str(EXPORTED / GENERATOR)], "both named 'dcgan-digits'"),
+        (["serve", str(EXPORTED / GENERATOR), "--replicas", "0"], "--replicas must be at least 1"),
+        (["serve", str(EXPORTED / GENERATOR), "--out", "x.yaml"], "--out goes with `onnxkit serve build"),
+    ]:
+        result = run_cli(*args, timeout=120)
+        assert result.returncode == 2 and words in result.stderr, (args, result.stderr)

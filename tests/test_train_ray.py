@@ -120,3 +120,15 @@ def test_the_cluster_stayed_on_loopback(job: dict) -> None:
         # In a namespace holding only lo a wildcard listener (TensorFlow's) is reachable on loopback only.
         assert local in LOOPBACK | WILDCARD, (status, local, process)
         assert not remote or remote in LOOPBACK, (status, local, remote, process)
+
+
+def test_train_refuses_bad_worker_arguments_before_starting_ray(tmp_path: Path) -> None:
+    from tests.conftest import run_cli
+
+    for args, words in [
+        (["--workers", "0"], "--workers must be a whole number >= 1"),
+        (["--ray-address", "auto"], "--ray-address goes with --workers N"),
+    ]:
+        result = run_cli("train", "gan", "--runs", str(tmp_path), *args, timeout=300)
+        assert result.returncode == 2 and words in result.stderr, (args, result.stderr)
+    assert not any(tmp_path.iterdir()), "a refused run must leave no run directory"

@@ -142,7 +142,7 @@ def worker_loop(loop_config: dict[str, Any]) -> None:
     run_dir = Path(loop_config["run_dir"])
     initial_epoch, epochs = int(loop_config["initial_epoch"]), int(loop_config["epochs"])
 
-    keras = training.import_keras()
+    training.import_keras()  # the quiet, deterministic TensorFlow set-up, before TensorFlow loads
     import tensorflow as tf
 
     strategy = tf.distribute.MultiWorkerMirroredStrategy()
@@ -164,7 +164,6 @@ def worker_loop(loop_config: dict[str, Any]) -> None:
     # for multi-worker callbacks).
     with tempfile.TemporaryDirectory(prefix=f"onnxkit-worker{rank}-") as scratch:
         callbacks = [guard, *run.spec.callbacks(model, run.config, run.data_info, run_dir if rank == 0 else Path(scratch))]
-        del keras
         loop.run(callbacks, initial_epoch, epochs)
     if rank == 0 and guard.nan_detail is not None:
         training.write_state(run_dir, guard.epochs_done, "stopped-nan", detail=guard.nan_detail)
@@ -317,9 +316,9 @@ def _floats(logs: dict[str, Any]) -> dict[str, float]:
 
 def _overrides_train_step(model: Any) -> bool:
     """Whether ``model`` brings its own ``train_step`` (Keras' own scales the loss for distribution)."""
-    from keras.src.backend.tensorflow.trainer import TensorFlowTrainer
+    import keras
 
-    return type(model).train_step is not TensorFlowTrainer.train_step
+    return type(model).train_step is not keras.Model.train_step
 
 
 def _optimizers(model: Any) -> list[Any]:

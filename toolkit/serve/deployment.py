@@ -32,7 +32,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from toolkit.errors import InputError, OnnxkitError
-from toolkit.serve.codec import batch_key, decode_inputs, encode_outputs, parse_body, wants_b64
+from toolkit.serve.codec import MAX_BODY_BYTES, batch_key, decode_inputs, encode_outputs, parse_body, wants_b64
 
 log = logging.getLogger("onnxkit.serve")
 
@@ -89,6 +89,9 @@ class ExportDeployment:
             wrong = self._only(request, "POST")
             if wrong is not None:
                 return wrong
+            declared = request.headers.get("content-length", "0")
+            if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+                return _error(413, f"request body is {declared} bytes, more than the {MAX_BODY_BYTES} allowed")
             session = self.pipeline.sessions[route]
             where = f"{self.pipeline.name}/{route}"
             data = parse_body(await request.body())

@@ -8,7 +8,11 @@ Measured with Ray 2.60 (see tests/test_serve_ray.py, which checks every listenin
 * Serve replicas bind their inter-deployment gRPC server to ``[::]:0`` whatever the node address;
   :func:`bind_replicas_to_loopback`, run in every worker as Ray's ``worker_process_setup_hook``,
   rebinds it to ``127.0.0.1:0`` (the only address its peers on this node dial anyway);
-* usage statistics are reported to the internet unless ``RAY_USAGE_STATS_ENABLED=0``.
+* usage statistics are reported to the internet unless ``RAY_USAGE_STATS_ENABLED=0``;
+* a new local instance writes a token for its token authentication to ``~/.ray/auth_token`` if
+  none is there, non-atomically: two instances starting at once (two test files in parallel on a
+  fresh machine) could each use a different token. :func:`ensure_auth_token` writes it once,
+  atomically, first.
 
 These environment variables must be set before ``import ray`` (Ray reads them at import) and are
 inherited by every process the cluster starts. A real cluster (``ray start --head``) is left alone.
@@ -17,6 +21,9 @@ inherited by every process the cluster starts. A real cluster (``ray start --hea
 from __future__ import annotations
 
 import os
+import secrets
+import tempfile
+from pathlib import Path
 from typing import Any
 
 LOOPBACK = "127.0.0.1"
@@ -55,9 +62,30 @@ def bind_replicas_to_loopback() -> None:
     replica.add_port_to_grpc_server = add_port
 
 
+def ensure_auth_token() -> None:
+    """Create Ray's default token file (256 random bits, as Ray makes it) unless it exists; two
+    processes racing here both end up using the file that won."""
+    path = Path.home() / ".ray" / "auth_token"
+    if path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".auth_token.")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32))
+        os.chmod(tmp, 0o600)
+        try:
+            os.link(tmp, path)  # atomic and exclusive: fails if another process got there first
+        except FileExistsError:
+            pass
+    finally:
+        os.unlink(tmp)
+
+
 def init_local_ray(num_cpus: int, **kwargs: Any) -> Any:
     """Start (or join, when this process already did) a one-machine Ray instance held on 127.0.0.1."""
     set_local_environment()
+    ensure_auth_token()
     import ray
 
     if ray.is_initialized():
