@@ -3,8 +3,9 @@
 Images: scikit-image's astronaut and coffee, and lfw_subset faces on larger canvases (3 and 4
 faces, and none). Both detectors get the same uint8 RGB arrays and the same parameters (minimum
 face 20 px, thresholds 0.6/0.7/0.7, factor 0.709); each image is run once to warm up, then
-``--repeats`` times. Prints per-image median times, the speed ratio, and whether the same faces
-were found (box IoU and landmark distance against the package).
+``--repeats`` times, the two detectors alternating call by call (so a busy machine slows both
+alike). Prints per-image median times, the speed ratio, and whether the same faces were found
+(box IoU and landmark distance against the package).
 
     .venv/bin/python benchmarks/bench_face_detect.py
 """
@@ -25,14 +26,17 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
-def median_time(fn, repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
+def median_times(fns, repeats: int) -> list[float]:
+    """Median seconds per call of each function, timed interleaved (one call of each per round)."""
+    for fn in fns:
         fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    times: list[list[float]] = [[] for _ in fns]
+    for _ in range(repeats):
+        for fn, spent in zip(fns, times):
+            start = time.perf_counter()
+            fn()
+            spent.append(time.perf_counter() - start)
+    return [statistics.median(t) for t in times]
 
 
 def main() -> None:
@@ -69,8 +73,7 @@ def main() -> None:
         def ref_call():
             return reference.detect_faces(image, threshold_onet=0.7, box_format="xyxy", output_type="numpy")
 
-        t_ref = median_time(ref_call, args.repeats)
-        t_ours = median_time(lambda: detector.detect(image), args.repeats)
+        t_ref, t_ours = median_times([ref_call, lambda: detector.detect(image)], args.repeats)
         rows = np.asarray(ref_call()).reshape(-1, 16)
         faces = detector.detect(image)
         same = len(rows) == len(faces)
