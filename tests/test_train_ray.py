@@ -52,7 +52,11 @@ def job(tmp_path_factory: pytest.TempPathFactory, toy_site: Path) -> dict:
     try:
         process.wait(timeout=900)
     finally:
-        if process.poll() is None:  # stop the whole job (Ray stops its own processes when its driver goes)
+        if process.poll() is None:  # out of time: stop the driver and everything under it, by pid
+            import psutil
+
+            for child in psutil.Process(process.pid).children(recursive=True):
+                child.kill()
             process.kill()
             process.wait()
     report_path = out / "report.json"
@@ -95,6 +99,28 @@ def test_gan_train_step_runs_distributed_and_resumes(job: dict) -> None:
     assert "diversity_ratio" in json.loads((run_dir / "metrics.json").read_text())
 
 
+@pytest.mark.parametrize("variant", ["compiled", "custom"])
+def test_one_step_on_two_workers_equals_the_same_step_in_process(job: dict, variant: str, toy_registry) -> None:
+    """Plain SGD shows the gradient's scale (Adam would hide a factor of 2): the workers' mean
+    gradient over their halves must be the in-process gradient over the whole batch."""
+    from toolkit import training
+
+    assert variant in job["one_step"]
+    weights = []
+    for run_id in (f"local-{variant}", f"workers-{variant}"):
+        run_dir = job["out"] / "runs" / "toy-dense" / run_id
+        run = training.open_run(run_dir, toy_registry)
+        training.seed_everything(5)
+        model = run.spec.build(run.config, run.data_info)
+        initial = model.get_weights()
+        training.load_checkpoint(model, run_dir)
+        weights.append(model.get_weights())
+    moved = max(float(np.abs(a - b).max()) for a, b in zip(weights[0], initial))
+    assert moved > 1e-2, "the step did not move the weights"
+    for local, distributed in zip(*weights):
+        assert np.allclose(local, distributed, atol=1e-5), float(np.abs(local - distributed).max())
+
+
 def test_nan_guard_stops_every_worker_and_keeps_the_last_checkpoint(job: dict) -> None:
     assert "loss became nan at epoch 2" in job["nan"] and "last good checkpoint (epoch 1)" in job["nan"]
     state = json.loads((job["out"] / "runs" / "toy-dense" / "nan" / "state.json").read_text())
@@ -110,6 +136,10 @@ def test_export_of_the_distributed_run_passes_parity(job: dict) -> None:
     assert manifest.files["generator"].parity["max_abs_diff"] <= 1e-4
     images = runtime.load(out).sample(3, seed=1)
     assert images.shape == (3, 28, 28, 1) and np.isfinite(images).all()
+
+
+def test_the_cluster_was_torn_down(job: dict) -> None:
+    assert job["leftover"] == [], "processes outlived ray.shutdown() and had to be killed"
 
 
 def test_the_cluster_stayed_on_loopback(job: dict) -> None:

@@ -9,9 +9,10 @@ Design (measured with Keras 3.15 / TensorFlow 2.21 / Ray 2.60, see docs/SCALING.
   plugin's own compiled model, built inside ``strategy.scope()``, and its own ``train_step``
   called through ``strategy.run``. Keras' TensorFlow optimizer already all-reduces gradients in a
   replica context, so every worker applies the same update and the weights stay identical.
-* Keras divides a *compiled* loss by the number of workers (the all-reduced sum is then the mean
-  gradient); a custom ``train_step`` (GAN trainers, VAE, face-embed) does not, so for those the
-  optimizers' all-reduce is wrapped to divide by the number of workers: every model gets the
+* Keras scales a loss by 1/workers only where it passes through Keras' loss code and sums the
+  gradients, so a custom ``train_step`` would get the mean or ``workers`` times it depending on
+  how it wrote its loss; each worker turns that scaling off and divides the optimizers' all-reduce
+  by the number of workers instead (:func:`_uniform_gradient_mean`): every model gets the
   gradient of the mean loss over the global batch, as on one worker.
 * Each epoch one seeded permutation (the same on every worker) is cut into global batches of
   ``batch_size``; worker r takes the r-th slice of each, so workers see disjoint shares of equal
@@ -217,9 +218,7 @@ class DistributedLoop:
         if self.steps == 0:
             raise ConfigError(f"{self.count} training examples make no global batch of {self.per_worker * world}")
         self.last_epoch_examples: np.ndarray = np.zeros(0, np.int64)
-        if _overrides_train_step(model):
-            for optimizer in _optimizers(model):
-                _average_gradients(optimizer, world)
+        _uniform_gradient_mean(model, world)
         self._step = self._make_step(model.train_step)
         self._test = self._make_step(model.test_step) if fit.validation is not None else None
 
@@ -314,11 +313,28 @@ def _floats(logs: dict[str, Any]) -> dict[str, float]:
     return {k: float(v) for k, v in logs.items()}
 
 
-def _overrides_train_step(model: Any) -> bool:
-    """Whether ``model`` brings its own ``train_step`` (Keras' own scales the loss for distribution)."""
-    import keras
+def _uniform_gradient_mean(model: Any, world: int) -> None:
+    """One rule for every ``train_step``: each worker's loss is its local mean, each optimizer's
+    all-reduce divides the summed gradients by the number of workers.
 
-    return type(model).train_step is not keras.Model.train_step
+    Keras' own rule scales a loss by 1/workers only where it passes through Keras' loss code
+    (``compile``'s loss, a ``keras.losses.Loss`` object, ``compute_loss``) and then sums gradients,
+    so a custom ``train_step`` gets the mean gradient or ``workers`` times it depending on how it
+    wrote its loss (``tf.reduce_mean`` in the GAN trainers: the sum). Turning Keras' scaling off in
+    this worker and averaging in the optimizer gives every model the gradient of the mean loss over
+    the global batch, as on one worker (tests/test_train_ray.py checks one SGD step against
+    in-process training, for a compiled loss and for a custom ``train_step`` with a Loss object).
+    """
+    from keras.src.losses import loss as loss_module  # Keras has no public switch for this
+
+    loss_module.scale_loss_for_distribution = _identity
+    loss_module.unscale_loss_for_distribution = _identity
+    for optimizer in _optimizers(model):
+        _average_gradients(optimizer, world)
+
+
+def _identity(value: Any) -> Any:
+    return value
 
 
 def _optimizers(model: Any) -> list[Any]:
