@@ -111,6 +111,8 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--exported", type=Path, default=local_server.ROOT / "exported")
     parser.add_argument("--only", choices=("inprocess", "http"), default=None)
+    parser.add_argument("--endpoints", nargs="+", default=list(BATCHED_ENDPOINTS),
+                        help="HTTP endpoints to cycle over (add /write for continuous batching)")
     args = parser.parse_args()
     if not 1 <= args.clients <= 64 or not 1 <= args.requests <= 1000 or not 1 <= args.rounds <= 20:
         parser.error("keep it bounded: 1-64 clients, 1-1000 requests, 1-20 rounds")
@@ -121,9 +123,9 @@ def main() -> int:
     rates: dict[str, list[float]] = {name: [] for name in CONFIGS}
     failures = 0
     with tempfile.TemporaryDirectory() as tmp:
-        plans = {k: v for k, v in load_test.requests_for(args.exported, Path(tmp)).items() if k in BATCHED_ENDPOINTS}
+        plans = {k: v for k, v in load_test.requests_for(args.exported, Path(tmp)).items() if k in args.endpoints}
         if not plans:
-            raise SystemExit(f"no generator, classifier or face models in {args.exported}")
+            raise SystemExit(f"none of {args.endpoints} is served from {args.exported}")
         servers = {}
         try:
             for name, extra in CONFIGS.items():

@@ -18,16 +18,20 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("ONNXKIT_PROVIDER", "cpu")
 
 
-def make_distribution(root: Path, dist_name: str, entry_points: dict[str, str], modules: dict[str, str]) -> Path:
+def make_distribution(root: Path, dist_name: str, entry_points: dict[str, str], modules: dict[str, str],
+                      serving: dict[str, str] | None = None) -> Path:
     """Write an importable package with a ``*.dist-info`` (entry points included) under ``root``.
 
-    Putting ``root`` on ``sys.path`` is, for importlib.metadata, the same as a pip install.
+    ``entry_points`` go in the ``onnxkit`` group, ``serving`` in ``onnxkit.serving``. Putting
+    ``root`` on ``sys.path`` is, for importlib.metadata, the same as a pip install.
     """
     root.mkdir(parents=True, exist_ok=True)
     dist_info = root / f"{dist_name.replace('-', '_')}-0.1.0.dist-info"
     dist_info.mkdir(exist_ok=True)
     (dist_info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist_name}\nVersion: 0.1.0\n")
     lines = ["[onnxkit]"] + [f"{name} = {target}" for name, target in entry_points.items()]
+    if serving:
+        lines += ["", "[onnxkit.serving]"] + [f"{name} = {target}" for name, target in serving.items()]
     (dist_info / "entry_points.txt").write_text("\n".join(lines) + "\n")
     for name, source in modules.items():
         (root / f"{name}.py").write_text(source)

@@ -14,8 +14,8 @@ CHECK = """
 import json, sys
 import toolkit.runtime, apps
 import apps.app, apps.generate, apps.latent, apps.classify, apps.write, apps.faces, apps.limits, apps.models
-from toolkit import runtime
-runtime._import_task_modules()   # every runtime pipeline module, as load() imports them
+from toolkit.tasks import get_tasks
+[t.pipeline_class() for t in get_tasks().tasks.values()]   # every registered task's pipeline
 from apps.models import ModelStore
 store = ModelStore()             # opens every shipped export in exported/
 apps.app.build(store)            # and builds every tab on them

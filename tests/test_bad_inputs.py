@@ -130,7 +130,8 @@ def test_manifest_not_json(copy_export, toy_export):
 @pytest.mark.parametrize("change, message", [
     (lambda d: d.update(schema="something.else"), "schema is 'something.else'"),
     (lambda d: d.update(schema_version=99), "schema_version 99 is not supported"),
-    (lambda d: d.update(task="juggling"), "unknown task 'juggling'"),
+    (lambda d: d.update(task=""), "'task' is empty"),
+    (lambda d: d.update(task="classifier"), "task 'classifier' needs file 'classifier', info key 'image_shape', info key 'feature_dim'"),
     (lambda d: d.pop("files"), "missing key 'files'"),
     (lambda d: d["files"]["model"].update(path="../../etc/passwd"), "must stay inside the export directory"),
     (lambda d: d["files"]["model"]["inputs"][0].pop("shape"), "malformed tensor description"),
@@ -140,6 +141,24 @@ def test_manifest_with_wrong_schema(copy_export, toy_export, change, message):
     _rewrite_manifest(export, change)
     with pytest.raises(ManifestError, match=message):
         runtime.load(export)
+
+
+def test_unregistered_task_opens_as_generic_pipeline_with_a_warning(copy_export, toy_export):
+    export = copy_export(toy_export)
+    _rewrite_manifest(export, lambda d: d.update(task="juggling"))
+    with pytest.warns(UserWarning, match="task 'juggling' is not registered by any installed plugin"):
+        pipeline = runtime.load(export)
+    assert type(pipeline) is runtime.GenericPipeline and pipeline.task == "juggling"
+    inputs = pipeline.session("model").inputs
+    x = np.zeros([2, *inputs[0].shape[1:]], np.float32)
+    assert next(iter(pipeline.run("model", **{inputs[0].name: x}).values())).shape[0] == 2
+
+
+def test_load_expect_refuses_another_task(copy_export, toy_export):
+    export = copy_export(toy_export)
+    with pytest.raises(ManifestError, match=r"is a generic export; expected classifier or vae"):
+        runtime.load(export, expect=("classifier", "vae"))
+    assert runtime.load(export, expect="generic").task == "generic"
 
 
 def test_file_changed_after_export(copy_export, toy_export):

@@ -20,7 +20,8 @@ def _imported_heavy_modules(code: str) -> list[str]:
 
 
 def test_serving_side_never_imports_tensorflow():
-    code = "import toolkit.runtime\ntoolkit.runtime._import_task_modules()\n"
+    code = "import toolkit.runtime\nfrom toolkit.tasks import get_tasks\n"
+    code += "[t.pipeline_class() for t in get_tasks().tasks.values()]\n"
     code += "import pkgutil, importlib\nimport toolkit.runtime as r\n"
     code += "[importlib.import_module(m.name) for m in pkgutil.walk_packages(r.__path__, 'toolkit.runtime.')]\n"
     if (ROOT / "apps" / "__init__.py").exists():

@@ -107,7 +107,9 @@ def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(tmp_path: Pa
     monkeypatch.setattr(GANSpec, "fit_data", poisoned)
     with pytest.raises(TrainingError, match=r"(d_loss|d_fake|d_real|g_loss) became nan at epoch 2, batch 1.*epoch 1\) is kept"):
         training.resume(run_dir, epochs=3, verbose=0)
-    assert json.loads((run_dir / "state.json").read_text()) == {"epochs_done": 1, "status": "stopped-nan"}
+    state = json.loads((run_dir / "state.json").read_text())
+    assert {k: state[k] for k in ("epochs_done", "status")} == {"epochs_done": 1, "status": "stopped-nan"}
+    assert "became nan at epoch 2, batch 1" in state["detail"]
     assert (run_dir / "checkpoint.keras").read_bytes() == good
     assert not (run_dir / "samples" / "epoch_002.png").exists()
 

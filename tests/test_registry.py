@@ -74,3 +74,18 @@ def test_data_argument_forms(toy_registry, tmp_path):
     assert source is None
     with pytest.raises(DatasetError, match="no dataset loader recognises"):
         toy_registry.resolve_data(str(tmp_path), "vectors")
+
+
+def test_every_core_hook_module_is_registered():
+    """The core's hook modules are listed once (no package scan): a new one left off the list would
+    silently register nothing, so this names it."""
+    import toolkit.cli.commands as commands
+    from toolkit.registry import CORE_MODULES
+
+    for source in sorted((ROOT / "toolkit" / "datasets").glob("*.py")):
+        if "@hookimpl" in source.read_text():
+            assert f"toolkit.datasets.{source.stem}" in CORE_MODULES, f"{source} is not in registry.CORE_MODULES"
+    listed = {m.__name__.rsplit(".", 1)[-1] for m in commands.BUILTIN}
+    for source in sorted((ROOT / "toolkit" / "cli" / "commands").glob("*.py")):
+        if "\ndef register(" in source.read_text():
+            assert source.stem in listed, f"{source} is not in toolkit.cli.commands.BUILTIN"

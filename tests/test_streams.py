@@ -122,3 +122,22 @@ def test_bad_requests_are_refused_at_the_call_and_others_carry_on(export):
     assert list(batcher.stream("The ", length=0)) == []
     with pytest.raises(InputError, match="max_streams"):
         StreamBatcher(generator, max_streams=0)
+
+
+def test_a_failed_step_reaches_every_reader_and_the_batcher_serves_on(export, monkeypatch):
+    generator = runtime.load(export)
+    batcher = StreamBatcher(generator, max_streams=4)
+    real_step = generator.step
+
+    def failing_step(tokens, states):
+        if len(tokens) == 2:  # the first step that both streams share
+            raise RuntimeError("onnxruntime failed")
+        return real_step(tokens, states)
+
+    monkeypatch.setattr(generator, "step", failing_step)
+    streams = [batcher.stream("The ", length=1000, seed=i) for i in range(2)]
+    assert next(streams[0]) and next(streams[1])  # both in the batch
+    for stream in streams:
+        with pytest.raises(RuntimeError, match="onnxruntime failed"):
+            "".join(stream)
+    assert "".join(batcher.stream("The ", length=20, seed=1)) == runtime.load(export).generate("The ", 20, seed=1)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import platform
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from toolkit.manifest import MANIFEST_NAME, OPSET, FileEntry, Manifest
 from toolkit.onnx_meta import metadata_for_file
 from toolkit.registry import Registry, get_registry
 from toolkit.spec import ExportSpec, ModelSpec
+from toolkit.tasks import get_tasks
 from toolkit.tensors import TensorInfo
 from toolkit.tf_setup import import_keras
 from toolkit.training import load_checkpoint, open_run
@@ -76,6 +78,8 @@ def export_model(spec: ModelSpec, model: Any, config: Any, data_info: dict[str, 
     names = [e.name for e in export_specs]
     if len(set(names)) != len(names):
         raise ExportError(f"model {spec.name!r} declares duplicate export names: {names}")
+    info = spec.export_info(model, config, data_info)
+    check_task_contract(spec, export_specs, info)
     rng = np.random.default_rng(seed)
     converted = [convert(e, rng) for e in export_specs]
 
@@ -86,7 +90,7 @@ def export_model(spec: ModelSpec, model: Any, config: Any, data_info: dict[str, 
         task=spec.task,
         description=spec.description,
         files={},
-        info=spec.export_info(model, config, data_info),
+        info=info,
         training=training or {"config": config_to_json(config)},
         metrics=metrics or {},
         versions=library_versions(spec),
@@ -119,6 +123,18 @@ def export_model(spec: ModelSpec, model: Any, config: Any, data_info: dict[str, 
         (tmp / MANIFEST_NAME).write_text(json.dumps(manifest.to_json(), indent=2, default=_json_default) + "\n")
     manifest.root = out
     return manifest
+
+
+def check_task_contract(spec: ModelSpec, export_specs: list[ExportSpec], info: dict[str, Any]) -> None:
+    """Check the declared exports against the task's contract before converting anything: a plugin
+    author learns here, not at load time, that a file, tensor or info key its task needs is missing."""
+    task = get_tasks().task(spec.task)
+    if task is None:
+        warnings.warn(f"model {spec.name!r}: task {spec.task!r} is not registered by any installed plugin; "
+                      "its export will open as a GenericPipeline", stacklevel=3)
+        return
+    files = {e.name: ([t.name for t in e.inputs], [t.name for t in e.outputs]) for e in export_specs}
+    task.require(files, info, f"model {spec.name!r}", ExportError)
 
 
 def convert(export: ExportSpec, rng: np.random.Generator) -> ConvertedFile:

@@ -1,17 +1,19 @@
-"""Plugin discovery and the registry of models and datasets.
+"""Plugin discovery and the registry of the training side: models, datasets and CLI commands.
 
 Built-in plugins and third-party ones are found the same way: entry points in the ``onnxkit``
-group. The core's own dataset loaders (``toolkit.datasets.*``) register through the same hooks.
+group. The core's own dataset loaders and commands (:data:`CORE_MODULES`) register through the
+same hooks. (Tasks and tabs are the serving side's: see :mod:`toolkit.tasks`.)
 A plugin that fails to import is recorded and skipped, so one broken package cannot take the
 whole tool down; two models (or datasets) with one name is an error naming both plugins.
 """
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import importlib.metadata
-import pkgutil
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -20,11 +22,25 @@ from typing import Any
 import pluggy
 
 from toolkit import hookspecs
-from toolkit.errors import DatasetError, PluginError, UnknownNameError
+from toolkit.errors import DatasetError, UnknownNameError
 from toolkit.spec import DatasetSpec, ModelSpec
 
-ENTRY_POINT_GROUP = hookspecs.PROJECT
+ENTRY_POINT_GROUP = hookspecs.TRAINING_GROUP
 CORE_PLUGIN = "onnxkit-core"
+#: onnxkit's own hook modules on the training side, registered as the plugin ``onnxkit-core``.
+CORE_MODULES = (
+    "toolkit.datasets.digits",
+    "toolkit.datasets.faces",
+    "toolkit.datasets.folder",
+    "toolkit.datasets.mnist",
+    "toolkit.datasets.mnist5k",
+    "toolkit.datasets.pydocs",
+    "toolkit.datasets.shapes",
+    "toolkit.datasets.text",
+    "toolkit.cli.commands",
+)
+#: Hooks that belong in the ``onnxkit.serving`` group; a training module implementing them is told so.
+SERVING_HOOKS = ("register_tasks", "register_tabs")
 
 
 @dataclass
@@ -37,7 +53,9 @@ class PluginInfo:
     distribution: str = ""
     models: list[str] = field(default_factory=list)
     datasets: list[str] = field(default_factory=list)
+    commands: int = 0
     error: str | None = None
+    note: str | None = None
 
 
 class Registry:
@@ -49,18 +67,16 @@ class Registry:
         self.plugins: dict[str, PluginInfo] = {}
         self.models: dict[str, ModelSpec] = {}
         self.datasets: dict[str, DatasetSpec] = {}
+        #: (plugin name, ``add(subparsers)``) for every command, built-ins first.
+        self.commands: list[tuple[str, Callable[[argparse._SubParsersAction], None]]] = []
 
     # -- discovery --------------------------------------------------------------------------------
     def load_core(self) -> None:
-        """Register the core's dataset modules (every module of ``toolkit.datasets`` with hooks)."""
-        import toolkit.datasets as package
-
-        info = PluginInfo(name=CORE_PLUGIN, module="toolkit.datasets", version=_version("onnxkit"))
+        """Register the core's own hook modules (:data:`CORE_MODULES`: datasets and commands)."""
+        info = PluginInfo(name=CORE_PLUGIN, module="toolkit", version=_version("onnxkit"))
         self.plugins[CORE_PLUGIN] = info
-        for module_info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
-            module = importlib.import_module(f"{package.__name__}.{module_info.name}")
-            if hasattr(module, "register_datasets") or hasattr(module, "register_models"):
-                self._register(CORE_PLUGIN, module)
+        for name in CORE_MODULES:
+            self._register(CORE_PLUGIN, importlib.import_module(name))
 
     def load_entry_points(self) -> None:
         """Load every ``onnxkit`` entry point; record (don't raise) those that fail to import."""
@@ -93,36 +109,23 @@ class Registry:
     def _register(self, plugin_name: str, module: Any) -> None:
         info = self.plugins[plugin_name]
         # Collect first, then commit: a plugin with a clash registers nothing.
-        new_models: list[ModelSpec] = []
-        new_datasets: list[DatasetSpec] = []
+        misplaced = [h for h in SERVING_HOOKS if hasattr(module, h)]
+        if misplaced:
+            info.note = (f"implements {', '.join(misplaced)} in its 'onnxkit' entry point; serving hooks "
+                          f"are read from the {hookspecs.SERVING_GROUP!r} group (a module without training code)")
         # The core registers one module per dataset loader under one plugin name; pluggy needs
         # a unique name per registered object, so later modules get "name:module".
         taken = self.manager.get_plugin(plugin_name) is not None
-        self.manager.register(module, name=f"{plugin_name}:{getattr(module, '__name__', id(module))}" if taken else plugin_name)
-        try:
-            caller = self.manager.subset_hook_caller  # call this plugin's hooks alone
-            others = [p for p in self.manager.get_plugins() if p is not module]
-            caller("register_models", remove_plugins=others)(register=new_models.append)
-            caller("register_datasets", remove_plugins=others)(register=new_datasets.append)
-        except Exception as exc:
-            self.manager.unregister(module)
-            info.error = f"{type(exc).__name__} in its hooks: {exc}"
+        registered_name = f"{plugin_name}:{getattr(module, '__name__', id(module))}" if taken else plugin_name
+        found, error = hookspecs.register_plugin(self.manager, module, registered_name, {
+            "register_models": (ModelSpec, self.models, "model"),
+            "register_datasets": (DatasetSpec, self.datasets, "dataset"),
+            "register_commands": None,
+        })
+        if error:
+            info.error = error
             return
-        for spec in new_models:
-            if not isinstance(spec, ModelSpec):
-                self.manager.unregister(module)
-                raise PluginError(f"plugin {plugin_name!r} registered {spec!r}, which is not a ModelSpec")
-            if spec.name in self.models:
-                other = self.models[spec.name].plugin
-                raise PluginError(
-                    f"model name {spec.name!r} is registered by two plugins: {other!r} and {plugin_name!r}"
-                )
-        for dspec in new_datasets:
-            if dspec.name in self.datasets:
-                other = self.datasets[dspec.name].plugin
-                raise PluginError(
-                    f"dataset name {dspec.name!r} is registered by two plugins: {other!r} and {plugin_name!r}"
-                )
+        new_models, new_datasets, new_commands = found
         for spec in new_models:
             spec.plugin = plugin_name
             spec.plugin_version = info.version
@@ -132,6 +135,8 @@ class Registry:
             object.__setattr__(dspec, "plugin", plugin_name)
             self.datasets[dspec.name] = dspec
             info.datasets.append(dspec.name)
+        self.commands += [(plugin_name, add) for add in new_commands]
+        info.commands += len(new_commands)
 
     # -- lookup -----------------------------------------------------------------------------------
     def model(self, name: str) -> ModelSpec:

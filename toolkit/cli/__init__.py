@@ -1,16 +1,14 @@
 """The ``onnxkit`` command line.
 
-Each module in ``toolkit.cli.commands`` adds its subcommands through ``register(subparsers)`` and
-sets ``func`` on them, so new commands need no edit here. Handlers import heavy libraries
+Every command, built-in or a plugin's, comes through the ``register_commands`` hook (see
+:mod:`toolkit.cli.commands`), so new commands need no edit here. Handlers import heavy libraries
 (TensorFlow) inside themselves, so ``onnxkit info`` or ``onnxkit sample`` start fast.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
-import pkgutil
 import sys
 from collections.abc import Sequence
 
@@ -26,10 +24,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"onnxkit {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
-    import toolkit.cli.commands as package
+    from toolkit.registry import get_registry
 
-    for module in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
-        importlib.import_module(f"{package.__name__}.{module.name}").register(subparsers)
+    registry = get_registry()
+    for plugin, add in registry.commands:
+        try:
+            add(subparsers)
+        except (argparse.ArgumentError, ValueError) as exc:  # e.g. a command name already taken
+            print(f"onnxkit: warning: plugin {plugin!r} could not add its command ({exc}); skipped",
+                  file=sys.stderr)
     return parser
 
 

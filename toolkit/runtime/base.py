@@ -1,36 +1,19 @@
-"""The base of every task pipeline and the task -> pipeline registry.
+"""The base of every task pipeline.
 
-``toolkit.runtime.load`` reads a manifest, then builds the pipeline registered for its task.
-Task modules live in ``toolkit.runtime.tasks`` and register themselves with :func:`pipeline_for`.
+``toolkit.runtime.load`` reads a manifest, then builds the pipeline its task's
+:class:`~toolkit.tasks.TaskSpec` names (which also says what files the export must hold).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 
-from toolkit.errors import InputError, ManifestError
+from toolkit.errors import InputError
 from toolkit.manifest import Manifest
 from toolkit.runtime.batching import BatchPolicy
 from toolkit.runtime.session import ModelSession
-
-P = TypeVar("P", bound="Pipeline")
-_PIPELINES: dict[str, type[Pipeline]] = {}
-
-
-def pipeline_for(*tasks: str) -> Callable[[type[P]], type[P]]:
-    """Class decorator: this pipeline serves exports of these tasks."""
-    def decorate(cls: type[P]) -> type[P]:
-        for task in tasks:
-            _PIPELINES[task] = cls
-        return cls
-    return decorate
-
-
-def registered_pipelines() -> dict[str, type[Pipeline]]:
-    return dict(_PIPELINES)
 
 
 class Pipeline:
@@ -40,8 +23,6 @@ class Pipeline:
     stays available for anything the task methods do not cover.
     """
 
-    #: Files a pipeline of this task cannot work without.
-    required_files: tuple[str, ...] = ()
     #: onnxruntime intra-op threads when the caller names none (None: onnxruntime's default).
     #: Pipelines of many tiny runs (MTCNN's cascade) are faster single-threaded.
     default_threads: int | None = None
@@ -50,9 +31,6 @@ class Pipeline:
     batchable: tuple[str, ...] = ()
 
     def __init__(self, manifest: Manifest, sessions: dict[str, ModelSession]) -> None:
-        missing = [f for f in self.required_files if f not in sessions]
-        if missing:
-            raise ManifestError(f"export {manifest.name!r} ({manifest.task}) lacks file(s) {missing}")
         self.manifest = manifest
         self.sessions = sessions
 
@@ -96,6 +74,5 @@ class Pipeline:
         return f"{type(self).__name__}({self.name!r}, task={self.task!r}, provider={self.provider!r})"
 
 
-@pipeline_for("generic")
 class GenericPipeline(Pipeline):
     """For tasks with no dedicated pipeline: call files by name with ``run``."""

@@ -110,7 +110,12 @@ class MicroBatcher:
     def _serve(self) -> None:
         while True:
             batch = self._next_batch()
-            self._execute(batch)
+            try:
+                self._execute(batch)
+            except BaseException as exc:  # noqa: BLE001 - no caller may wait forever
+                for call in batch:
+                    if not call.future.done():
+                        call.future.set_exception(exc)
 
     def _next_batch(self) -> list[_Call]:
         """The oldest queued call and every queued call that stacks with it, up to max_batch rows,

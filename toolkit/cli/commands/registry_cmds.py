@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 
 from toolkit.config import describe_config
+from toolkit.hookspecs import SERVING_GROUP
 from toolkit.registry import get_registry
+from toolkit.tasks import get_tasks
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -28,10 +30,23 @@ def list_plugins(args: argparse.Namespace) -> int:
             print(f"  models:   {', '.join(info.models)}")
         if info.datasets:
             print(f"  datasets: {', '.join(info.datasets)}")
+        if info.commands:
+            print(f"  commands: {info.commands}")
+        if info.note:
+            print(f"  note: {info.note}")
         if info.error:
             print(f"  FAILED TO LOAD, skipped: {info.error}")
             if args.traceback and getattr(info, "traceback", None):
                 print("    " + info.traceback.replace("\n", "\n    "))  # type: ignore[attr-defined]
+    serving = get_tasks()
+    print(f"serving side ({SERVING_GROUP!r} entry points and built-ins):")
+    for name, plugin in serving.plugins.items():
+        tasks = [t.name for t in serving.tasks.values() if t.plugin == name]
+        print(f"  {name}  ({plugin.module})" + (f"  tasks: {', '.join(tasks)}" if tasks else ""))
+        if plugin.error:
+            print(f"    FAILED TO LOAD, skipped: {plugin.error}")
+            if args.traceback and plugin.traceback:
+                print("      " + plugin.traceback.replace("\n", "\n      "))
     return 0
 
 

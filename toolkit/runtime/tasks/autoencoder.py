@@ -13,15 +13,13 @@ import numpy as np
 
 from toolkit.errors import InputError
 from toolkit.runtime import latent
-from toolkit.runtime.base import Pipeline, pipeline_for
+from toolkit.runtime.base import Pipeline
 from toolkit.runtime.prepare import as_batch, prepare_digit
 
 CHUNK = 512
 
 
-@pipeline_for("autoencoder", "vae")
 class AutoEncoder(Pipeline):
-    required_files = ("encoder", "decoder")
     batchable = ("encoder", "decoder")
 
     @property

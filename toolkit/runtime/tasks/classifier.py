@@ -7,16 +7,14 @@ from typing import Any
 import numpy as np
 
 from toolkit.errors import InputError
-from toolkit.runtime.base import Pipeline, pipeline_for
+from toolkit.runtime.base import Pipeline
 from toolkit.runtime.prepare import as_batch, prepare_digit
 
 #: Images per session call; bounds memory for large metric batches.
 CHUNK = 512
 
 
-@pipeline_for("classifier")
 class Classifier(Pipeline):
-    required_files = ("classifier",)
     batchable = ("classifier",)
 
     @property

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from toolkit.errors import InputError
-from toolkit.runtime.base import Pipeline, pipeline_for
+from toolkit.runtime.base import Pipeline
 from toolkit.runtime.faces import mtcnn_ops as ops
 from toolkit.runtime.faces.imageio import to_rgb_uint8
 
@@ -51,7 +51,6 @@ class Face:
         return result
 
 
-@pipeline_for("face-detector")
 class FaceDetector(Pipeline):
     """MTCNN: ``detect(image) -> list[Face]``, best score first.
 
@@ -64,8 +63,6 @@ class FaceDetector(Pipeline):
     """
 
     default_threads = 1
-
-    required_files = ("pnet", "rnet", "onet")
 
     def __init__(self, manifest: Any, sessions: Any) -> None:
         super().__init__(manifest, sessions)
@@ -207,7 +204,6 @@ class FaceDetector(Pipeline):
         return boxes[kept], landmarks[kept]
 
 
-@pipeline_for("face-embedder")
 class FaceEmbedder(Pipeline):
     """Aligned RGB faces -> embeddings (``embed``).
 
@@ -217,7 +213,6 @@ class FaceEmbedder(Pipeline):
     ``threshold`` (same person below a distance / above a similarity).
     """
 
-    required_files = ("embed",)
     batchable = ("embed",)
 
     @property

@@ -16,7 +16,7 @@ import numpy as np
 from toolkit.errors import InputError, ManifestError
 from toolkit.manifest import Manifest
 from toolkit.runtime import latent
-from toolkit.runtime.base import Pipeline, pipeline_for
+from toolkit.runtime.base import Pipeline
 from toolkit.runtime.session import ModelSession
 
 #: Images generated per onnxruntime call (bounds memory for large requests).
@@ -25,11 +25,9 @@ CHUNK = 256
 MAX_IMAGES = 10_000
 
 
-@pipeline_for("image-generator", "conditional-generator")
 class ImageGenerator(Pipeline):
     """z (and labels) -> images; random sampling, interpolation and 2-D latent grids."""
 
-    required_files = ("generator",)
     batchable = ("generator",)
 
     def __init__(self, manifest: Manifest, sessions: dict[str, ModelSession]) -> None:

@@ -19,7 +19,7 @@ import numpy as np
 
 from toolkit.errors import InputError, ManifestError
 from toolkit.manifest import Manifest
-from toolkit.runtime.base import Pipeline, pipeline_for
+from toolkit.runtime.base import Pipeline
 from toolkit.runtime.batching import BatchPolicy
 from toolkit.runtime.session import ModelSession
 from toolkit.runtime.streams import StreamBatcher
@@ -74,11 +74,15 @@ class SamplingOptions:
                    None if seed is None else int(seed), stops)
 
 
-def sample_tokens(logits: np.ndarray, rng: np.random.Generator, temperature: float,
+def sample_tokens(logits: np.ndarray, rng: np.random.Generator | None, temperature: float,
                   top_k: int | None = None, top_p: float | None = None,
-                  banned: Sequence[int] = ()) -> np.ndarray:
+                  banned: Sequence[int] = (), uniforms: np.ndarray | None = None) -> np.ndarray:
     """One token per row of ``logits [B, V]``: temperature, then top-k, then top-p (nucleus),
-    never a ``banned`` token. Temperature 0 picks the likeliest token."""
+    never a ``banned`` token. Temperature 0 picks the likeliest token.
+
+    Each row's token depends on that row and its uniform draw only: ``uniforms`` (one per row in
+    [0, 1)) stand in for ``rng.random(B)``, so rows of different streams, each drawing from its own
+    generator, can be sampled in one call (see :mod:`toolkit.runtime.streams`)."""
     scores = np.array(logits, dtype=np.float64)
     if banned:
         scores[:, list(banned)] = -np.inf
@@ -102,7 +106,11 @@ def sample_tokens(logits: np.ndarray, rng: np.random.Generator, temperature: flo
         np.put_along_axis(probs, order, ranked, axis=1)
         probs /= probs.sum(axis=1, keepdims=True)
     cumulative = np.cumsum(probs, axis=1)
-    draws = rng.random(len(probs))[:, None] * cumulative[:, -1:]
+    if uniforms is None:
+        if rng is None:
+            raise InputError("sample_tokens needs a random generator or uniform draws")
+        uniforms = rng.random(len(probs))
+    draws = np.asarray(uniforms, np.float64)[:, None] * cumulative[:, -1:]
     choice = (cumulative <= draws).sum(axis=1)
     # Guard against rounding picking a zero-probability tail token.
     choice = np.minimum(choice, vocab - 1)
@@ -123,7 +131,6 @@ def _held_back(text: str, stops: tuple[str, ...]) -> int:
     return longest
 
 
-@pipeline_for("text-generator")
 class TextGenerator(Pipeline):
     """Generate text from a character-level step model (see the module docstring).
 
@@ -131,7 +138,6 @@ class TextGenerator(Pipeline):
     does; it starts as the manifest's policy and may be changed on the instance.
     """
 
-    required_files = ("step",)
 
     def __init__(self, manifest: Manifest, sessions: dict[str, ModelSession]) -> None:
         super().__init__(manifest, sessions)
