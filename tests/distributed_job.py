@@ -13,7 +13,7 @@ import threading
 import traceback
 from pathlib import Path
 
-GAN_TINY = {"limit": "64", "filters": "8", "batch_size": "16", "grid_samples": "9", "latent_dim": "8", "units": "32"}
+GAN_TINY = {"limit": "64", "filters": "8", "batch_size": "16", "grid_samples": "9", "latent_dim": "8"}
 
 
 def watch_sockets(stop: threading.Event, seen: set[tuple[str, str, str, str]]) -> None:
@@ -78,7 +78,7 @@ def main(out: Path) -> int:
 
     try:
         runs = out / "runs"
-        first = distributed.train("gan", workers=2, overrides=GAN_TINY, epochs=1, runs_root=runs, run_id="gan", seed=3)
+        first = distributed.train("dcgan", workers=2, overrides=GAN_TINY, epochs=1, runs_root=runs, run_id="gan", seed=3)
         report["gan_first"] = {"epochs_done": first.epochs_done, "history": first.history}
         resumed = distributed.resume(first.run_dir, workers=2, epochs=2)
         report["gan_resumed"] = {"epochs_done": resumed.epochs_done, "history": resumed.history,

@@ -1,7 +1,8 @@
 """Data-parallel training on Ray Train (``onnxkit train --workers N``), on 2 workers of a local Ray
-instance: the plugins' own ``train_step`` (a GAN trainer here) runs unchanged, both workers end
-bit-identical, each trained on its own half of the data, resume and the NaN guard work, and the
-result exports with parity.
+instance: the plugins' own ``train_step`` (the DCGAN trainer here: two optimizers, batch norm in
+both networks, each worker its own noise) runs unchanged, both workers end bit-identical, each
+trained on its own half of the data, resume and the NaN guard work, one step equals the same step
+in-process, and the result exports with parity.
 
 TensorFlow's worker gRPC servers listen on every interface (TF hard-codes ``0.0.0.0``), so the
 jobs run in a network namespace of their own holding only ``lo`` (``unshare -n``, needs root or
@@ -68,7 +69,7 @@ def job(tmp_path_factory: pytest.TempPathFactory, toy_site: Path) -> dict:
 
 
 def test_workers_end_identical_after_training_on_different_halves(job: dict) -> None:
-    run_dir = job["out"] / "runs" / "gan" / "gan"
+    run_dir = job["out"] / "runs" / "dcgan" / "gan"
     records = [json.loads((run_dir / "workers" / f"rank-{r}.json").read_text()) for r in (0, 1)]
     assert records[0]["weights_sha256"] == records[1]["weights_sha256"]
     seen = [np.load(run_dir / "workers" / f"rank-{r}-examples.npy") for r in (0, 1)]
@@ -93,7 +94,7 @@ def test_gan_train_step_runs_distributed_and_resumes(job: dict) -> None:
     assert all(len(v) == 2 and np.isfinite(v).all() for v in resumed["history"].values())
     # the resumed run's history starts with the first run's epoch
     assert resumed["history"]["d_loss"][0] == first["history"]["d_loss"][0]
-    run_dir = job["out"] / "runs" / "gan" / "gan"
+    run_dir = job["out"] / "runs" / "dcgan" / "gan"
     assert json.loads((run_dir / "state.json").read_text()) == {"epochs_done": 2, "status": "finished"}
     assert (run_dir / "samples" / "epoch_002.png").is_file()
     assert "diversity_ratio" in json.loads((run_dir / "metrics.json").read_text())
@@ -132,7 +133,7 @@ def test_export_of_the_distributed_run_passes_parity(job: dict) -> None:
     from toolkit.export import export_run
 
     out = job["out"] / "exported" / "gan"
-    manifest = export_run(job["out"] / "runs" / "gan" / "gan", out)
+    manifest = export_run(job["out"] / "runs" / "dcgan" / "gan", out)
     assert manifest.files["generator"].parity["max_abs_diff"] <= 1e-4
     images = runtime.load(out).sample(3, seed=1)
     assert images.shape == (3, 28, 28, 1) and np.isfinite(images).all()
