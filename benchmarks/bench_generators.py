@@ -28,7 +28,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-DEFAULT_EXPORTS = ["exported/dcgan-digits", "exported/cgan-digits", "exported/dcgan-shapes"]
+DEFAULT_EXPORTS = ["exported/dcgan-mnist", "exported/cgan-mnist", "exported/dcgan-shapes"]
 
 
 def interleaved_times(fns: dict, repeats: int, warmup: int = 3) -> dict[str, tuple[float, float]]:

@@ -16,6 +16,9 @@ generators (trained on ``mnist-5k``):
 * BEGAN: its convergence curve M (and k_t) per epoch, read from ``convergence.json`` that the
   began plugin writes into its export from the run's history.
 
+``--grid docs/generators.png`` also writes one composite image of every scored export's
+``samples.png``, each under its name (the README shows it).
+
 Colour generators (``dcgan-shapes``) get a pixel-space Fréchet distance on 8x8-downsampled RGB
 images against the same real-vs-real baseline. Samples come from the exported ONNX generators
 through ``ImageGenerator`` (seed 0).
@@ -24,6 +27,7 @@ through ``ImageGenerator`` (seed 0).
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
 from pathlib import Path
@@ -127,6 +131,35 @@ def shapes_figures(path: Path) -> dict[str, Any]:
     return {"export": path.name, "pixel_frechet": fd, "baseline": base, "ratio": fd / base, "n": n}
 
 
+def composite(exports: list[Path], out: Path, height: int = 242) -> None:
+    """Every export's ``samples.png`` scaled to one height, side by side, each captioned with its name."""
+    from PIL import Image, ImageDraw
+
+    tiles = []
+    for path in exports:
+        if (path / "samples.png").is_file():
+            image = Image.open(path / "samples.png").convert("RGB")
+            width = round(image.width * height / image.height)
+            tiles.append((path.name, image.resize((width, height), Image.Resampling.NEAREST)))
+    if not tiles:
+        return
+    caption, gap = 18, 8
+    canvas = Image.new("RGB", (sum(t.width for _, t in tiles) + gap * (len(tiles) + 1), height + caption + gap),
+                       "white")
+    draw = ImageDraw.Draw(canvas)
+    x = gap
+    for name, tile in tiles:
+        draw.text((x, 3), name, fill="black")
+        canvas.paste(tile, (x, caption))
+        x += tile.width + gap
+    from toolkit.fsutil import atomic_write_bytes
+
+    buffer = io.BytesIO()
+    canvas.save(buffer, format="PNG", optimize=True)
+    atomic_write_bytes(out, buffer.getvalue())
+    print(f"wrote {out} ({len(tiles)} generators)")
+
+
 def main(argv: list[str] | None = None) -> int:
     from toolkit import runtime
     from toolkit.metrics.frechet import real_mnist
@@ -135,8 +168,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("exports", nargs="*", type=Path, help="generator export directories (default: all shipped)")
     parser.add_argument("--classifier", type=Path, default=ROOT / "exported" / "classifier-mnist")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    parser.add_argument("--grid", type=Path, help="also write a composite PNG of every export's samples.png")
     args = parser.parse_args(argv)
     exports = args.exports or generator_exports(ROOT / "exported")
+    if args.grid:
+        composite(exports, args.grid)
     classifier = runtime.load(args.classifier)
     held_out, train = real_mnist("test"), real_mnist("train")
     results = []

@@ -115,3 +115,15 @@ def test_nan_in_first_epoch_leaves_nothing(toy_registry, tmp_path):
         train("toy-dense", overrides={"explode_at_epoch": "1"}, runs_root=tmp_path, run_id="n",
               registry=toy_registry, verbose=0)
     assert not (tmp_path / "toy-dense" / "n").exists()
+
+
+def test_export_refuses_a_corrupt_run_file(toy_export: Path, toy_site: Path, tmp_path: Path):
+    """A corrupt metrics.json is an error naming it, not silently exported as no metrics."""
+    import shutil
+
+    run_dir = tmp_path / "r1"
+    shutil.copytree(toy_export.parent.parent / "runs" / "toy-dense" / "r1", run_dir)
+    (run_dir / "metrics.json").write_text('{"test_accuracy": 0.9')
+    result = run_cli("export", str(run_dir), "--out", str(tmp_path / "out"), site=toy_site)
+    assert result.returncode == 2 and "metrics.json: corrupt" in result.stderr, result.stderr
+    assert not (tmp_path / "out").exists()

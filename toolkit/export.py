@@ -30,7 +30,7 @@ from toolkit.spec import ExportSpec, ModelSpec
 from toolkit.tasks import get_tasks
 from toolkit.tensors import TensorInfo
 from toolkit.tf_setup import import_keras
-from toolkit.training import load_checkpoint, open_run
+from toolkit.training import load_checkpoint, open_run, read_history, read_run_json
 
 PARITY_BATCHES = (1, 3)
 
@@ -56,11 +56,11 @@ def export_run(run_dir: str | Path, out: str | Path, *, name: str | None = None,
         "data": record.get("data"),
         "data_info": _summarise(data_info),
         "seed": record.get("seed"),
-        "epochs": _read_json(run_dir / "state.json").get("epochs_done"),
-        "history": _last_values(_read_json(run_dir / "history.json")),
+        "epochs": read_run_json(run_dir / "state.json", required=False).get("epochs_done"),
+        "history": _last_values(read_history(run_dir)),
         "run": run_dir.name,
     }
-    metrics = _read_json(run_dir / "metrics.json")
+    metrics = read_run_json(run_dir / "metrics.json", required=False)
     return export_model(spec, model, config, data_info, out, name=name or Path(out).name,
                         training=training, metrics=metrics, run_dir=run_dir, overwrite=overwrite)
 
@@ -274,13 +274,6 @@ def library_versions(spec: ModelSpec | None = None) -> dict[str, str]:
     if spec is not None and spec.plugin:
         versions[f"plugin:{spec.plugin}"] = spec.plugin_version
     return versions
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        return json.loads(path.read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
-        return {}
 
 
 def _last_values(history: dict[str, list[float]]) -> dict[str, float]:

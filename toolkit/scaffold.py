@@ -1,20 +1,21 @@
-"""``onnxkit new-plugin NAME``: write a pip-installable plugin package that passes its own test.
+"""``onnxkit new-plugin NAME [--new-task]``: write a pip-installable plugin package that passes its own tests.
 
 The skeleton is a complete, small model (a dense regressor on a synthetic dataset the plugin
 registers itself), so a new author starts from something that trains, exports and serves, and
-replaces the parts they need.
+replaces the parts they need. With ``--new-task`` it also brings its own task (the contract its
+exports must meet), the pipeline that serves it, a CLI command and a demo tab: every extension
+point, in one package, without an edit to onnxkit.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 
 from toolkit.errors import ConfigError
 from toolkit.fsutil import atomic_directory
-
-NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{1,40}$")
 
 PYPROJECT = Template('''\
 [build-system]
@@ -31,7 +32,7 @@ dependencies = ["onnxkit"]
 # This line is what makes onnxkit find the plugin: no edit to onnxkit itself.
 [project.entry-points.onnxkit]
 $name = "$module.plugin"
-
+$serving_entry_point
 [tool.setuptools]
 packages = ["$module"]
 ''')
@@ -78,7 +79,7 @@ class Config:
 
 class Model(ModelSpec):
     name = "$name"
-    task = "generic"
+    task = "$task"
     description = "A dense regressor (edit me)."
     config_class = Config
     data_kind = "vectors"
@@ -109,7 +110,7 @@ class Model(ModelSpec):
             outputs=[TensorInfo("y", (None, 1), meaning="the prediction")],
             description="x -> y",
         )]
-
+$export_info
 
 @hookimpl
 def register_models(register: Any) -> None:
@@ -119,6 +120,110 @@ def register_models(register: Any) -> None:
 @hookimpl
 def register_datasets(register: Any) -> None:
     register(DatasetSpec(name="$name-points", kind="vectors", description="synthetic points", load=load_points))
+$commands''')
+
+EXPORT_INFO = '''
+    def export_info(self, model: Any, config: Config, data_info: dict[str, Any]) -> dict[str, Any]:
+        # What the task's contract requires in the manifest (see serving.py): checked at export.
+        return {"features": FEATURES}
+'''
+
+COMMANDS = Template('''
+
+def add_command(subparsers: Any) -> None:
+    """``onnxkit $name EXPORT_DIR X1 ... X$features``: the prediction for one point."""
+    p = subparsers.add_parser("$name", help="predict y for one point with a $name export")
+    p.add_argument("export_dir")
+    p.add_argument("x", nargs=FEATURES, type=float, metavar="X", help=f"{FEATURES} numbers in [-1, 1]")
+    p.set_defaults(func=predict_command)
+
+
+def predict_command(args: Any) -> int:
+    from toolkit import runtime
+
+    pipeline = runtime.load(args.export_dir, expect="$name")
+    print(f"{float(pipeline.predict([args.x])[0]):.6f}")
+    return 0
+
+
+@hookimpl
+def register_commands(register: Any) -> None:
+    register(add_command)
+''')
+
+SERVING = Template('''\
+"""The serving side of the $name plugin: its task, the pipeline that serves it, its demo tab.
+
+Announced in the ``onnxkit.serving`` entry-point group: onnxkit's runtime and apps load it where
+only numpy and onnxruntime are installed (a Space), so it imports neither Keras nor plugin.py.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from toolkit.errors import InputError
+from toolkit.hookspecs import hookimpl
+from toolkit.runtime.base import Pipeline
+from toolkit.tasks import FileContract, TaskSpec
+
+TASK = TaskSpec(
+    "$name",
+    "$module.serving:Predictor",
+    files={"model": FileContract(inputs=("x",), outputs=("y",))},
+    info=("features",),
+    description="points [N, features] -> predictions [N]",
+)
+
+
+class Predictor(Pipeline):
+    """Exports of task $name: ``predict(points) -> float32 [N]``."""
+
+    @property
+    def features(self) -> int:
+        return int(self.info["features"])
+
+    def predict(self, points: Any) -> np.ndarray:
+        x = np.asarray(points, dtype=np.float32)
+        if x.ndim != 2 or x.shape[1] != self.features:
+            raise InputError(f"points must have shape [N, {self.features}], got {x.shape}")
+        return self.run("model", x=x)["y"][:, 0]
+
+
+def render(store: Any, limits: Any) -> None:
+    """The demo tab (Gradio is imported here, when the demo is built)."""
+    import gradio as gr
+
+    exports = list(store.by_task("$name"))
+    if not exports:
+        gr.Markdown(store.missing("$title", ("$name",)))
+        return
+    model = gr.Dropdown(exports, value=exports[0], label="Model")
+    point = gr.Textbox(value=", ".join(["0.5"] * 8), label="Point (comma-separated numbers in [-1, 1])")
+    result = gr.Number(label="Prediction")
+
+    def predict(name: str, text: str) -> float:
+        try:
+            values = [float(v) for v in text.split(",")]
+            return float(store.get(name, ("$name",)).predict([values])[0])
+        except (ValueError, InputError) as exc:
+            raise gr.Error(str(exc)) from None
+
+    gr.Button("Predict", variant="primary").click(predict, [model, point], result)
+
+
+@hookimpl
+def register_tasks(register: Any) -> None:
+    register(TASK)
+
+
+@hookimpl
+def register_tabs(register: Any) -> None:
+    from apps.tabs import TabSpec
+
+    register(TabSpec("$title", "$name", ("$name",), "$module.serving:render"))
 ''')
 
 TEST = Template('''\
@@ -147,6 +252,77 @@ def test_train_export_serve(tmp_path):
     assert out.shape == (2, 1) and np.isfinite(out).all()
 ''')
 
+TASK_TEST = Template('''\
+"""The plugin's own tests: its task's contract, pipeline, command and tab, on a tiny trained export."""
+
+import argparse
+import contextlib
+import io
+
+import numpy as np
+import pytest
+
+from toolkit import runtime
+from toolkit.errors import ManifestError
+from toolkit.export import export_run
+from toolkit.registry import Registry
+from toolkit.tasks import get_tasks
+from toolkit.training import train
+
+import $module.plugin as plugin
+import $module.serving as serving
+
+
+@pytest.fixture(scope="module")
+def export(tmp_path_factory):
+    """Train one epoch and export (the serving module registered as its entry point would)."""
+    if get_tasks().task("$name") is None:  # not pip-installed: register the serving side by hand
+        get_tasks().add("$name", serving)
+    registry = Registry()
+    registry.add_plugin("$name", plugin)
+    root = tmp_path_factory.mktemp("$module")
+    result = train("$name", overrides={"epochs": "1"}, runs_root=root / "runs", run_id="t",
+                   registry=registry, verbose=0)
+    export_run(result.run_dir, root / "exported" / "$name-demo", registry=registry)
+    return root / "exported" / "$name-demo", registry
+
+
+def test_export_opens_as_this_task(export):
+    path, _ = export
+    pipeline = runtime.load(path, expect="$name")
+    assert isinstance(pipeline, serving.Predictor) and pipeline.features == plugin.FEATURES
+    out = pipeline.predict(np.zeros((3, plugin.FEATURES)))
+    assert out.shape == (3,) and np.isfinite(out).all()
+    with pytest.raises(ManifestError, match="expected classifier"):
+        runtime.load(path, expect="classifier")
+
+
+def test_command_prints_the_prediction(export):
+    path, registry = export
+    parser = argparse.ArgumentParser()
+    subparsers = parser.add_subparsers()
+    for _, add in registry.commands:
+        add(subparsers)
+    args = parser.parse_args(["$name", str(path), *["0.5"] * plugin.FEATURES])
+    with contextlib.redirect_stdout(io.StringIO()) as out:
+        assert args.func(args) == 0
+    expected = runtime.load(path).predict([[0.5] * plugin.FEATURES])[0]
+    assert float(out.getvalue()) == pytest.approx(float(expected), abs=1e-5)
+
+
+def test_tab_joins_the_demo(export):
+    pytest.importorskip("gradio")
+    from apps.app import build
+    from apps.models import ModelStore
+    from apps.tabs import get_tabs
+
+    path, _ = export
+    tab = next(t for t in get_tabs() if t.name == "$name")
+    store = ModelStore(path.parent, parallel=False)
+    assert tab.available(store)
+    assert "$title" in str(build(store, hide_unavailable=True).config)
+''')
+
 README = Template('''\
 # $dist
 
@@ -156,22 +332,58 @@ An [onnxkit](https://pypi.org/project/onnxkit/) plugin providing the model `$nam
     onnxkit models            # lists $name
     onnxkit train $name --epochs 3 --run-id first
     onnxkit export runs/$name/first --out exported/$name
-    python -m pytest tests    # the plugin's own test
+$usage    python -m pytest tests    # the plugin's own tests
 
-Edit `$module/plugin.py`: the config dataclass, `build`, `fit_data`, `exports`.
+Edit `$module/plugin.py`: the config dataclass, `build`, `fit_data`, `exports`.$task_readme
 ''')
 
+TASK_README = """
+Edit `$module/serving.py` for the task: its contract (`TASK`: files, tensors, info keys, checked at
+export and load), its pipeline (`Predictor`) and its demo tab (`render`)."""
 
-def new_plugin(name: str, parent: str | Path = ".") -> Path:
-    """Write the skeleton for plugin ``name`` into ``parent/onnxkit-NAME`` (atomically)."""
-    if not NAME_PATTERN.match(name):
-        raise ConfigError(f"plugin name {name!r}: use 2-41 lowercase letters, digits and '-', starting with a letter")
+#: ``onnxkit new-plugin``'s names: 2-41 lowercase letters, digits and '-' after normalisation.
+NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{1,40}$")
+
+
+def normalise_name(name: str) -> str:
+    """Normalise as Python packaging does (PEP 503): runs of ``-``, ``_`` and ``.`` become one
+    ``-``, letters lower-case; ``my_model`` and ``My.Model`` both become ``my-model``."""
+    canonical = re.sub(r"[-_.]+", "-", name.strip()).lower()
+    if not NAME_PATTERN.match(canonical):
+        raise ConfigError(f"plugin name {name!r}: use 2-41 letters, digits, '-', '_' or '.', starting with a "
+                          "letter (normalised to lowercase letters, digits and '-')")
+    return canonical
+
+
+@dataclass(frozen=True)
+class Scaffold:
+    """What ``new_plugin`` wrote: the package directory and the normalised plugin name."""
+
+    path: Path
+    name: str
+
+
+def new_plugin(name: str, parent: str | Path = ".", *, new_task: bool = False) -> Scaffold:
+    """Write the skeleton for plugin ``name`` into ``parent/onnxkit-NAME`` (atomically); with
+    ``new_task`` also its own task, pipeline, command and tab (``NAME/serving.py``)."""
+    name = normalise_name(name)
     dist = f"onnxkit-{name}"
     module = "onnxkit_" + name.replace("-", "_")
     target = Path(parent) / dist
     if target.exists():
         raise ConfigError(f"{target} already exists")
-    values = {"name": name, "dist": dist, "module": module}
+    values = {
+        "name": name, "dist": dist, "module": module, "features": "8",
+        "title": name.replace("-", " ").capitalize(),
+        "task": name if new_task else "generic",
+        "serving_entry_point": (f'\n# Its serving side (task, pipeline, tab): numpy and onnxruntime only.\n'
+                                f'[project.entry-points."onnxkit.serving"]\n{name} = "{module}.serving"\n')
+        if new_task else "",
+        "usage": f"    onnxkit {name} exported/{name} 0 0 0 0 0 0 0 0\n" if new_task else "",
+    }
+    values["export_info"] = EXPORT_INFO if new_task else ""
+    values["commands"] = COMMANDS.substitute(values) if new_task else ""
+    values["task_readme"] = Template(TASK_README).substitute(values) if new_task else ""
     with atomic_directory(target) as tmp:
         (tmp / module).mkdir()
         (tmp / "tests").mkdir()
@@ -179,5 +391,7 @@ def new_plugin(name: str, parent: str | Path = ".") -> Path:
         (tmp / "README.md").write_text(README.substitute(values))
         (tmp / module / "__init__.py").write_text(f'"""onnxkit plugin {name}."""\n')
         (tmp / module / "plugin.py").write_text(PLUGIN.substitute(values))
-        (tmp / "tests" / "test_plugin.py").write_text(TEST.substitute(values))
-    return target
+        (tmp / "tests" / "test_plugin.py").write_text((TASK_TEST if new_task else TEST).substitute(values))
+        if new_task:
+            (tmp / module / "serving.py").write_text(SERVING.substitute(values))
+    return Scaffold(target, name)

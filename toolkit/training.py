@@ -170,7 +170,7 @@ def plan_resume(run_dir: Path, epochs: int | None, registry: Registry) -> tuple[
 
 
 def read_state(run_dir: Path) -> dict[str, Any]:
-    return _read_json(Path(run_dir) / "state.json")
+    return read_run_json(Path(run_dir) / "state.json")
 
 
 def write_state(run_dir: Path, epochs_done: int, status: str, **extra: Any) -> None:
@@ -178,8 +178,7 @@ def write_state(run_dir: Path, epochs_done: int, status: str, **extra: Any) -> N
 
 
 def read_history(run_dir: Path) -> dict[str, list[float]]:
-    path = Path(run_dir) / "history.json"
-    return _read_json(path) if path.is_file() else {}
+    return read_run_json(Path(run_dir) / "history.json", required=False)
 
 
 @dataclass
@@ -196,15 +195,22 @@ def open_run(run_dir: Path, registry: Registry) -> OpenedRun:
     record = read_run(run_dir)
     spec = registry.model(record["model"])
     config = build_config(spec.config_class, record["config"])
-    data_info = _read_json(run_dir / "data.json")
+    data_info = read_run_json(run_dir / "data.json")
     return OpenedRun(spec=spec, config=config, record=record, data_info=data_info)
 
 
-def _read_json(path: Path) -> dict[str, Any]:
-    """A run file that must exist and parse; errors name the file."""
+def read_run_json(path: Path, *, required: bool = True) -> dict[str, Any]:
+    """A run directory's JSON file as a dict (the one reader of run files, training and export alike).
+
+    A missing file is an error naming it, or ``{}`` when not ``required`` (an interrupted run has
+    no metrics yet); a corrupt one is always an error: silently reading it as empty would export
+    a manifest that lies.
+    """
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError:
+        if not required:
+            return {}
         raise TrainingError(f"{path.parent}: missing {path.name}") from None
     except json.JSONDecodeError as exc:
         raise TrainingError(f"{path}: corrupt ({exc})") from None
@@ -221,7 +227,7 @@ def read_run(run_dir: str | Path) -> dict[str, Any]:
     path = run_dir / "config.json"
     if not path.is_file():
         raise TrainingError(f"{run_dir}: not a run directory (no config.json)")
-    record = _read_json(path)
+    record = read_run_json(path)
     for key in ("model", "config"):
         if key not in record:
             raise TrainingError(f"{path}: missing {key!r}")

@@ -58,11 +58,19 @@ class _Trainer(keras.Model):
         return self.ema_generator if self.ema_generator is not None else self.generator
 
     def _update_ema(self) -> None:
-        """Move the EMA weights towards the generator's (batch-norm statistics included)."""
+        """Move the EMA weights towards the generator's (batch-norm statistics included).
+
+        The decay warms up as ``min(ema, (1 + t) / (10 + t))`` over the generator's optimizer steps
+        t (as tf.train.ExponentialMovingAverage's ``num_updates``), so the average does not keep the
+        random initial weights for the first ~1/(1-ema) steps; t is the optimizer's own counter, so
+        the checkpoint needs no extra variable.
+        """
         if self.ema_generator is None:
             return
+        steps = tf.cast(self.g_optimizer.iterations, tf.float32)
+        decay = tf.minimum(self.ema, (1.0 + steps) / (10.0 + steps))
         for average, current in zip(self.ema_generator.weights, self.generator.weights):
-            average.assign(self.ema * average + (1.0 - self.ema) * current)
+            average.assign(decay * average + (1.0 - decay) * current)
 
     def compile(self, d_optimizer: Any, g_optimizer: Any, **kwargs: Any) -> None:  # type: ignore[override]
         super().compile(**kwargs)

@@ -24,6 +24,10 @@ _RANGE_SLACK = 1e-3  # float inputs may overshoot a declared range by rounding n
 ort.set_default_logger_severity(3)
 
 
+#: Rows per onnxruntime call in :meth:`ModelSession.run_chunked` (one constant for every pipeline).
+CHUNK_ROWS = 256
+
+
 def preferred_providers() -> list[str]:
     """Providers to try, best first, from what this onnxruntime build offers and ``ONNXKIT_PROVIDER``."""
     wanted = os.environ.get(PROVIDER_ENV, "auto").strip().lower()
@@ -151,6 +155,17 @@ class ModelSession:
         if self.batcher is not None:  # validated here, in the caller's thread: its errors stay its own
             return self.batcher.run(checked, names)
         return self._run_now(checked, names)
+
+    def run_chunked(self, feeds: Mapping[str, Any], outputs: Sequence[str] | None = None, *,
+                    chunk: int | None = None, validate: bool = True) -> dict[str, np.ndarray]:
+        """:meth:`run` on at most ``chunk`` rows at a time (every feed split along its batch axis),
+        outputs concatenated: bounds the memory of one call whatever the caller asks for. An empty
+        batch runs once, so the error is the session's own."""
+        rows = chunk or CHUNK_ROWS
+        total = len(next(iter(feeds.values()))) if feeds else 0
+        parts = [self.run({k: v[start:start + rows] for k, v in feeds.items()}, outputs, validate=validate)
+                 for start in range(0, max(total, 1), rows)]
+        return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
 
     def _run_now(self, feeds: Mapping[str, Any], names: Sequence[str]) -> dict[str, np.ndarray]:
         return dict(zip(names, self.session.run(list(names), dict(feeds))))

@@ -75,6 +75,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     models(p)
     p.set_defaults(func=match_command)
 
+    p = sub.add_parser("align", help="cut the largest face of every photo in DIR/IDENTITY/ the way the embedder "
+                                     "expects it (e.g. dlib chips), same folders under --out")
+    p.add_argument("folder")
+    p.add_argument("--out", required=True, help="folder to write IDENTITY/NAME.png chips into (must not exist)")
+    models(p)
+    p.set_defaults(func=align_command)
+
     p = sub.add_parser("demo-gallery", help="enroll scikit-image's lfw_subset faces (lfw-000..lfw-099) into a gallery")
     p.add_argument("--out", default="exported/face-gallery.npz")
     p.add_argument("--overwrite", action="store_true")
@@ -205,6 +212,47 @@ def match_command(args: argparse.Namespace) -> int:
     if args.out:
         _save_png(draw_faces(rgb, results), args.out)
         print(f"drawn to {args.out}")
+    return 0
+
+
+def align_command(args: argparse.Namespace) -> int:
+    """Aligned chips for training (``--data faces:OUT``): written to a temporary folder, then renamed."""
+    import shutil
+    import tempfile
+
+    from PIL import Image
+
+    from toolkit.errors import InputError
+    from toolkit.runtime.faces.recognizer import IMAGE_SUFFIXES
+
+    source, out = Path(args.folder), Path(args.out)
+    if not source.is_dir():
+        raise InputError(f"{source}: not a directory (expected one sub-folder per identity)")
+    if out.exists():
+        raise InputError(f"{out} already exists; give a new folder")
+    detector, embedder = _load(args.detector, "face-detector"), _load(args.embedder, "face-embedder")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    written, missed = 0, []
+    try:
+        for folder in sorted(p for p in source.iterdir() if p.is_dir() and not p.name.startswith(".")):
+            for path in sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES):
+                faces = detector.detect(path, rotations=args.rotations)
+                if not faces:
+                    missed.append(f"{folder.name}/{path.name}")
+                    continue
+                face = max(faces, key=lambda f: f.width * f.height)
+                (tmp / folder.name).mkdir(exist_ok=True)
+                Image.fromarray(embedder.align(path, face.landmarks)).save(tmp / folder.name / f"{path.stem}.png")
+                written += 1
+        if not written:
+            raise InputError(f"{source}: no face found in any photo")
+        tmp.rename(out)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    print(f"{written} chips ({embedder.size}x{embedder.size}, {embedder.info.get('alignment', 'arcface-5-point')}) "
+          f"in {out}" + (f"; no face in {len(missed)}: {', '.join(missed[:10])}" if missed else ""))
     return 0
 
 

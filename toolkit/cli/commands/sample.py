@@ -1,10 +1,10 @@
 """``onnxkit sample EXPORT``: image grids from an exported generator (no TensorFlow).
 
-    onnxkit sample exported/dcgan-digits -n 64 --seed 1 --out grid.png
-    onnxkit sample exported/cgan-digits --label 3 -n 16 --seed 1 --out threes.png
-    onnxkit sample exported/cgan-digits --label all -n 100 --out classes.png      # one row per class
+    onnxkit sample exported/dcgan-mnist -n 64 --seed 1 --out grid.png
+    onnxkit sample exported/cgan-mnist --label 3 -n 16 --seed 1 --out threes.png
+    onnxkit sample exported/cgan-mnist --label all -n 100 --out classes.png      # one row per class
     onnxkit sample exported/dcgan-shapes --interpolate 10 --rows 4 --method spherical --out walk.png
-    onnxkit sample exported/dcgan-digits --grid 8x8 --seed 3 --out grid2d.png
+    onnxkit sample exported/dcgan-mnist --grid 8x8 --seed 3 --out grid2d.png
 """
 
 from __future__ import annotations

@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 
 from toolkit.config import parse_assignments
+from toolkit.tf_setup import show_tf_logs
+
+VERBOSE_HELP = "also show TensorFlow's native start-up log lines (CUDA, oneDNN notices)"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -23,6 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--ray-address", metavar="ADDRESS",
                    help="with --workers: join this Ray cluster (e.g. auto, or HEAD:6379) instead of starting "
                         "a local one on 127.0.0.1")
+    p.add_argument("--verbose", action="store_true", help=VERBOSE_HELP)
     p.set_defaults(func=train_command)
 
     p = subparsers.add_parser("export", help="export a run to ONNX with a manifest")
@@ -30,6 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="export directory to write, e.g. exported/NAME")
     p.add_argument("--name", help="export name recorded in the manifest (default: the --out folder name)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing export directory")
+    p.add_argument("--verbose", action="store_true", help=VERBOSE_HELP)
     p.set_defaults(func=export_command)
 
 
@@ -37,6 +42,7 @@ def train_command(args: argparse.Namespace) -> int:
     from toolkit import training
     from toolkit.errors import ConfigError
 
+    show_tf_logs(args.verbose)
     if args.ray_address and args.workers is None:
         raise ConfigError("--ray-address goes with --workers N")
     if args.workers is not None:
@@ -65,6 +71,7 @@ def train_command(args: argparse.Namespace) -> int:
 
 
 def export_command(args: argparse.Namespace) -> int:
+    show_tf_logs(args.verbose)
     from toolkit.export import export_run
 
     manifest = export_run(args.run_dir, args.out, name=args.name, overwrite=args.overwrite)

@@ -44,6 +44,8 @@ def array_to_rgb_uint8(array: np.ndarray) -> np.ndarray:
         raise InputError(f"image is empty (shape {array.shape})")
     if height * width > MAX_PIXELS:
         raise InputError(f"image is {width}x{height}, more than {MAX_PIXELS:,} pixels")
+    if array.dtype == np.uint8 and array.shape[-1] == 3:
+        return array.copy(order="C")  # already what callers get: a fresh copy, no float round trip
     if array.dtype == np.uint8:
         values = array.astype(np.float32)
     elif array.dtype.kind == "f":

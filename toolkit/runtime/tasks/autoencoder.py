@@ -16,9 +16,6 @@ from toolkit.runtime import latent
 from toolkit.runtime.base import Pipeline
 from toolkit.runtime.prepare import as_batch, prepare_digit
 
-CHUNK = 512
-
-
 class AutoEncoder(Pipeline):
     batchable = ("encoder", "decoder")
 
@@ -85,8 +82,7 @@ class AutoEncoder(Pipeline):
         return codes.astype(np.float32, copy=False)
 
     def _chunked(self, file: str, name: str, batch: np.ndarray) -> dict[str, np.ndarray]:
-        parts = [self.run(file, **{name: batch[i:i + CHUNK]}) for i in range(0, max(len(batch), 1), CHUNK)]
-        return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
+        return self.session(file).run_chunked({name: batch})
 
     # -- the task ---------------------------------------------------------------------------------
     def encode_distribution(self, images: Any) -> tuple[np.ndarray, np.ndarray]:

@@ -10,10 +10,6 @@ from toolkit.errors import InputError
 from toolkit.runtime.base import Pipeline
 from toolkit.runtime.prepare import as_batch, prepare_digit
 
-#: Images per session call; bounds memory for large metric batches.
-CHUNK = 512
-
-
 class Classifier(Pipeline):
     batchable = ("classifier",)
 
@@ -34,10 +30,8 @@ class Classifier(Pipeline):
         return prepare_digit(image, self.image_shape[0], invert=invert)[None]
 
     def outputs(self, images: Any) -> dict[str, np.ndarray]:
-        """Both outputs (``probabilities``, ``features``) for a batch, run in chunks of CHUNK."""
-        batch = as_batch(images, self.image_shape)
-        parts = [self.run("classifier", image=batch[i:i + CHUNK]) for i in range(0, max(len(batch), 1), CHUNK)]
-        return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
+        """Both outputs (``probabilities``, ``features``) for a batch, run in bounded chunks."""
+        return self.session("classifier").run_chunked({"image": as_batch(images, self.image_shape)})
 
     def probabilities(self, images: Any) -> np.ndarray:
         """float32 ``[N, classes]`` in the order of :attr:`label_names`."""

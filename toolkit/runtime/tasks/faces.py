@@ -16,6 +16,7 @@ import numpy as np
 
 from toolkit.errors import InputError
 from toolkit.runtime.base import Pipeline
+from toolkit.runtime.session import CHUNK_ROWS
 from toolkit.runtime.faces import mtcnn_ops as ops
 from toolkit.runtime.faces.imageio import to_rgb_uint8
 
@@ -71,7 +72,7 @@ class FaceDetector(Pipeline):
         self.thresholds = tuple(float(t) for t in defaults.get("thresholds", (0.6, 0.7, 0.7)))
         self.scale_factor = float(defaults.get("scale_factor", 0.709))
         self.max_side: int | None = 2048
-        self.batch_size = 512
+        self.batch_size = CHUNK_ROWS  # crops per R-Net/O-Net run
 
     def detect(self, image: Any, *, min_face_size: float | None = None,
                thresholds: Sequence[float] | None = None, scale_factor: float | None = None,
@@ -177,9 +178,7 @@ class FaceDetector(Pipeline):
         return ops.to_square(boxes[ops.nms(boxes, 0.7)])
 
     def _run_crops(self, name: str, crops: np.ndarray) -> dict[str, np.ndarray]:
-        parts = [self.sessions[name].run({"crops": crops[i:i + self.batch_size]}, validate=False)
-                 for i in range(0, len(crops), self.batch_size)]
-        return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
+        return self.sessions[name].run_chunked({"crops": crops}, chunk=self.batch_size, validate=False)
 
     def _refine(self, image: np.ndarray, boxes: np.ndarray, threshold: float) -> np.ndarray:
         out = self._run_crops("rnet", ops.crop_and_resize(image, boxes, 24))
@@ -244,7 +243,7 @@ class FaceEmbedder(Pipeline):
 
         return aligner(str(self.info.get("alignment", "")))(image, landmarks, self.size)
 
-    def embed(self, aligned: np.ndarray, batch_size: int = 64) -> np.ndarray:
+    def embed(self, aligned: np.ndarray, batch_size: int = CHUNK_ROWS) -> np.ndarray:
         """``aligned``: uint8 (0..255) or float (0..1) ``[N, S, S, 3]`` (S = :attr:`size`) -> float32 ``[N, dim]``."""
         faces = np.asarray(aligned)
         if faces.ndim == 3:
@@ -262,9 +261,8 @@ class FaceEmbedder(Pipeline):
             raise InputError(f"embed expects uint8 or float faces, got dtype {faces.dtype}")
         session = self.sessions["embed"]
         name = session.inputs[0].name
-        parts = [session.run({name: faces[i:i + batch_size]})[session.outputs[0].name]
-                 for i in range(0, len(faces), batch_size)]
-        vectors = np.concatenate(parts).astype(np.float32)
+        output = session.outputs[0].name
+        vectors = session.run_chunked({name: faces}, [output], chunk=batch_size)[output].astype(np.float32)
         if not self.normalized:
             return vectors
         return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)

@@ -19,8 +19,6 @@ from toolkit.runtime import latent
 from toolkit.runtime.base import Pipeline
 from toolkit.runtime.session import ModelSession
 
-#: Images generated per onnxruntime call (bounds memory for large requests).
-CHUNK = 256
 #: Most images one call may ask for.
 MAX_IMAGES = 10_000
 
@@ -164,13 +162,8 @@ class ImageGenerator(Pipeline):
         if self.conditional and labels is None:
             raise InputError(f"{self.name} is conditional: generate(z, labels) needs labels")
         label_rows = self.labels_array(labels, len(z)) if labels is not None else None
-        chunks = []
-        for start in range(0, len(z), CHUNK):
-            feeds = {"z": z[start:start + CHUNK]}
-            if label_rows is not None:
-                feeds["labels"] = label_rows[start:start + CHUNK]
-            chunks.append(self._session.run(feeds, [self._output])[self._output])
-        return np.concatenate(chunks).astype(np.float32)
+        feeds = {"z": z} if label_rows is None else {"z": z, "labels": label_rows}
+        return self._session.run_chunked(feeds, [self._output])[self._output].astype(np.float32)
 
     def sample(self, n: int, seed: int | None = None, labels: Any = None) -> np.ndarray:
         """``n`` random images; same seed, same images.
