@@ -34,6 +34,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import load_test  # noqa: E402
 import local_server  # noqa: E402
+from together import run_together  # noqa: E402
 
 CONFIGS = {
     "batched": [],
@@ -45,8 +46,6 @@ BATCHED_ENDPOINTS = ("/generate", "/classify", "/match")
 
 def inprocess(exported: Path, clients: int, requests: int, rounds: int) -> None:
     """Threads calling batched vs unbatched pipelines directly, interleaved; prints calls/s."""
-    import threading
-
     import numpy as np
 
     from apps.models import ModelStore
@@ -67,22 +66,12 @@ def inprocess(exported: Path, clients: int, requests: int, rounds: int) -> None:
         work[name] = calls
 
     def burst(fn) -> float:
-        gate = threading.Barrier(clients + 1)
-        jobs = list(range(requests))
-
-        def worker(k: int) -> None:
-            gate.wait()
-            for i in jobs[k::clients]:
+        def client(k: int) -> None:
+            for i in range(k, requests, clients):
                 fn(i)
 
-        threads = [threading.Thread(target=worker, args=(k,)) for k in range(clients)]
-        for thread in threads:
-            thread.start()
-        gate.wait()
-        began = time.perf_counter()
-        for thread in threads:
-            thread.join()
-        return requests / (time.perf_counter() - began)
+        seconds, _ = run_together([lambda k=k: client(k) for k in range(clients)])
+        return requests / seconds
 
     for what in work["batched"]:
         rates: dict[str, list[float]] = {"batched": [], "unbatched": []}

@@ -21,12 +21,11 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import threading
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import local_server  # noqa: E402
+from together import run_together  # noqa: E402
 
 from toolkit import runtime  # noqa: E402
 from toolkit.manifest import read_manifest  # noqa: E402
@@ -44,21 +43,10 @@ def text_export(exported: Path) -> Path:
 
 def run(stream_fn, n: int, length: int) -> tuple[float, list[str]]:
     """N threads, each writing ``length`` characters; (aggregate chars/s, the texts)."""
-    texts = [""] * n
-    gate = threading.Barrier(n + 1)
-
-    def write(i: int) -> None:
-        gate.wait()
-        texts[i] = "".join(stream_fn(PROMPTS[i % len(PROMPTS)], length=length, temperature=0.8, seed=i))
-
-    threads = [threading.Thread(target=write, args=(i,)) for i in range(n)]
-    for thread in threads:
-        thread.start()
-    gate.wait()
-    began = time.perf_counter()
-    for thread in threads:
-        thread.join()
-    return sum(len(t) for t in texts) / (time.perf_counter() - began), texts
+    seconds, texts = run_together([
+        lambda i=i: "".join(stream_fn(PROMPTS[i % len(PROMPTS)], length=length, temperature=0.8, seed=i))
+        for i in range(n)])
+    return sum(len(t) for t in texts) / seconds, texts
 
 
 def main() -> int:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import threading
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -100,3 +101,23 @@ def copy_export(tmp_path: Path):
         shutil.copytree(src, dst)
         return dst
     return copy
+
+
+def together(calls: list[Callable[[], object]]) -> list[object]:
+    """Run the calls in threads released at the same moment; results (or exceptions) in order."""
+    results: list[object] = [None] * len(calls)
+    gate = threading.Barrier(len(calls))
+
+    def worker(i: int) -> None:
+        gate.wait()
+        try:
+            results[i] = calls[i]()
+        except Exception as exc:
+            results[i] = exc
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(calls))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results

@@ -3,14 +3,12 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, together
 from toolkit import runtime
 from toolkit.errors import InputError
 from toolkit.runtime.batching import BatchPolicy, MicroBatcher
@@ -23,26 +21,6 @@ def shipped(task: str) -> Path:
         if (path / "manifest.json").is_file() and read_manifest(path, verify_hashes=False).task == task:
             return path
     pytest.skip(f"no shipped {task} export")
-
-
-def together(calls: list[Callable[[], object]]) -> list[object]:
-    """Run the calls in threads released at the same moment; results (or exceptions) in order."""
-    results: list[object] = [None] * len(calls)
-    gate = threading.Barrier(len(calls))
-
-    def worker(i: int) -> None:
-        gate.wait()
-        try:
-            results[i] = calls[i]()
-        except Exception as exc:
-            results[i] = exc
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(calls))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
 
 
 def test_concurrent_samples_share_runs_and_match_the_unbatched_ones():

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, together
 from toolkit import runtime
 from toolkit.errors import InputError
 from toolkit.runtime.streams import StreamBatcher
@@ -38,31 +38,15 @@ REQUESTS = [
 ]
 
 
-def run_together(generator, requests) -> list[str]:
-    texts = [""] * len(requests)
-    gate = threading.Barrier(len(requests))
-
-    def write(i: int) -> None:
-        gate.wait()
-        texts[i] = generator.generate(**requests[i])
-
-    threads = [threading.Thread(target=write, args=(i,)) for i in range(len(requests))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return texts
-
-
 def test_a_streams_text_is_the_same_alone_and_among_others(export):
     plain = runtime.load(export)
     expected = [plain.generate(**r) for r in REQUESTS]  # one step call per character, per stream
     batched = runtime.load(export)
     (streams,) = batched.enable_batching().values()
     alone = [batched.generate(**r) for r in REQUESTS]  # through the batcher, one at a time
-    together = run_together(batched, REQUESTS)
+    among_others = together([lambda r=r: batched.generate(**r) for r in REQUESTS])
     assert alone == expected
-    assert together == expected
+    assert among_others == expected
     assert streams.stats.largest >= 4 and streams.stats.chars_per_step > 1.5  # they really shared steps
 
 
