@@ -21,7 +21,7 @@ def _invert(text: str) -> bool | str:
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("export_dir", metavar="EXPORT", help="an export directory, e.g. exported/vae-digits")
+    p.add_argument("export_dir", metavar="EXPORT", help="an export directory, e.g. exported/vae-mnist")
     p.add_argument("--invert", choices=("auto", "yes", "no"), default="auto",
                    help="invert the input (dark ink on light paper); auto decides from the border (default)")
 
