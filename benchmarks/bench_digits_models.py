@@ -1,6 +1,6 @@
 """onnxruntime vs Keras speed for every file of the shipped digit exports, measured in one run.
 
-For each ONNX file of ``exported/{classifier,autoencoder,vae}-digits`` this rebuilds the Keras
+For each ONNX file of ``exported/{classifier,autoencoder,vae}-mnist`` this rebuilds the Keras
 callable it was exported from (from the training run in ``runs/<model>/<run>``, see each
 ``REPRODUCE.md``), then times on the same input, at batch 1 and 64:
 
@@ -29,7 +29,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-EXPORTS = ["classifier-digits", "autoencoder-digits", "vae-digits"]
+EXPORTS = ["classifier-mnist", "autoencoder-mnist", "vae-mnist"]
 
 
 def keras_callables(export_dir: Path, runs_root: Path) -> dict[str, tuple[object, list]]:

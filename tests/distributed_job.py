@@ -13,7 +13,7 @@ import threading
 import traceback
 from pathlib import Path
 
-GAN_TINY = {"limit": "64", "filters": "8", "batch_size": "16", "grid_samples": "9", "latent_dim": "8", "units": "32"}
+GAN_TINY = {"limit": "64", "filters": "8", "batch_size": "16", "grid_samples": "9", "latent_dim": "8"}
 
 
 def watch_sockets(stop: threading.Event, seen: set[tuple[str, str, str, str]]) -> None:
@@ -38,6 +38,26 @@ def _name(pid: int) -> str:
         return "?"
 
 
+def reap_children(grace: float = 20.0) -> list[str]:
+    """Processes Ray left running after its shutdown (killed here, by pid, and named in the report)."""
+    import time
+
+    import psutil
+
+    deadline = time.monotonic() + grace
+    children = psutil.Process().children(recursive=True)
+    while children and time.monotonic() < deadline:
+        time.sleep(0.5)
+        children = [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
+    left = [f"{_name(c.pid)}[{c.pid}]" for c in children]
+    for child in children:
+        try:
+            child.kill()
+        except psutil.Error:
+            pass
+    return left
+
+
 def interfaces() -> list[str]:
     """Network interfaces of this process's namespace (/proc/net/dev is per namespace; /sys is not)."""
     lines = Path("/proc/self/net/dev").read_text().splitlines()[2:]
@@ -53,12 +73,12 @@ def main(out: Path) -> int:
     watcher = threading.Thread(target=watch_sockets, args=(stop, seen), daemon=True)
     ray = init_local_ray(2, object_store_memory=100 * 1024 * 1024)
     watcher.start()
-    from toolkit import distributed
+    from toolkit import distributed, training
     from toolkit.errors import TrainingError
 
     try:
         runs = out / "runs"
-        first = distributed.train("gan", workers=2, overrides=GAN_TINY, epochs=1, runs_root=runs, run_id="gan", seed=3)
+        first = distributed.train("dcgan", workers=2, overrides=GAN_TINY, epochs=1, runs_root=runs, run_id="gan", seed=3)
         report["gan_first"] = {"epochs_done": first.epochs_done, "history": first.history}
         resumed = distributed.resume(first.run_dir, workers=2, epochs=2)
         report["gan_resumed"] = {"epochs_done": resumed.epochs_done, "history": resumed.history,
@@ -69,12 +89,23 @@ def main(out: Path) -> int:
             report["nan"] = "no error"
         except TrainingError as exc:
             report["nan"] = str(exc)
+        # One SGD step on one global batch of 32 (16 per worker) against the same step in-process:
+        # Keras' compiled loss, and a custom train_step with a keras.losses.Loss object.
+        for variant, custom in (("compiled", "false"), ("custom", "true")):
+            settings = {"optimizer": "sgd", "learning_rate": "0.5", "epochs": "1", "batch_size": "32",
+                        "custom_step": custom}
+            training.train("toy-dense", data="toy-blobs:40", overrides=settings, runs_root=runs,
+                           run_id=f"local-{variant}", seed=5, verbose=0)
+            distributed.train("toy-dense", workers=2, data="toy-blobs:40", overrides=settings, runs_root=runs,
+                              run_id=f"workers-{variant}", seed=5)
+        report["one_step"] = ["compiled", "custom"]
     except Exception:
         report["error"] = traceback.format_exc()
     finally:
         stop.set()
         watcher.join()
         ray.shutdown()
+        report["leftover"] = reap_children()
     report["sockets"] = sorted(seen)
     (out / "report.json").write_text(json.dumps(report, indent=1))
     return 0

@@ -9,17 +9,17 @@ import numpy as np
 import pytest
 
 from toolkit import runtime
-from toolkit.datasets import digits
+from toolkit.datasets import mnist5k
 from toolkit.errors import InputError
 from toolkit.spec import DataRequest
 
 ROOT = Path(__file__).resolve().parent.parent
-AE, VAE = ROOT / "exported" / "autoencoder-digits", ROOT / "exported" / "vae-digits"
+AE, VAE = ROOT / "exported" / "autoencoder-mnist", ROOT / "exported" / "vae-mnist"
 
 
 @pytest.fixture(scope="module")
 def test_images() -> np.ndarray:
-    return digits.load(None, DataRequest()).x_test
+    return mnist5k.load(None, DataRequest()).x_test
 
 
 @pytest.fixture(scope="module")
@@ -130,7 +130,7 @@ def test_prepare_accepts_drawings_and_rejects_junk(vae, test_images: np.ndarray)
 def _train_tiny(name: str, tmp_path: Path, overrides: dict[str, str], run_id: str = "t"):
     from toolkit import training
 
-    return training.train(name, data="digits", runs_root=tmp_path / "runs", run_id=run_id, seed=4, epochs=1,
+    return training.train(name, data="mnist-5k", runs_root=tmp_path / "runs", run_id=run_id, seed=4, epochs=1,
                           overrides={"limit": "128", **overrides}, verbose=0)
 
 

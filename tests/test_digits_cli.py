@@ -9,17 +9,17 @@ import pytest
 from PIL import Image
 
 from tests.conftest import run_cli
-from toolkit.datasets import digits
+from toolkit.datasets import mnist5k
 from toolkit.spec import DataRequest
 
 ROOT = Path(__file__).resolve().parent.parent
-AE, VAE, CLS = (str(ROOT / "exported" / n) for n in ("autoencoder-digits", "vae-digits", "classifier-digits"))
+AE, VAE, CLS = (str(ROOT / "exported" / n) for n in ("autoencoder-mnist", "vae-mnist", "classifier-mnist"))
 
 
 @pytest.fixture(scope="module")
 def drawings(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, list[int]]:
     """Two test digits as large dark-on-light PNGs (as a user would draw them)."""
-    data = digits.load(None, DataRequest())
+    data = mnist5k.load(None, DataRequest())
     root = tmp_path_factory.mktemp("drawings")
     paths = []
     for i in (0, 1):
@@ -63,7 +63,7 @@ def test_interpolate_writes_a_strip(drawings, tmp_path: Path, export: str, metho
 
 
 @pytest.mark.parametrize("args,message", [
-    (["classify", AE, "--image", "IMG"], "holds a 'autoencoder' export; `onnxkit classify` needs classifier"),
+    (["classify", AE, "--image", "IMG"], "has task 'autoencoder'; expected classifier"),
     (["interpolate", AE, "--from", "IMG", "--to", "IMG", "--method", "distribution", "--out", "OUT"],
      "--method distribution needs a VAE export"),
     (["reconstruct", VAE, "--image", "MISSING", "--out", "OUT"], "cannot open"),

@@ -19,7 +19,7 @@ def test_plain_onnxruntime_example_runs(toy_export, tmp_path):
     assert block, "README lost its plain-onnxruntime example"
     code = block.group(1)
     assert "toolkit" not in code  # it must need nothing but onnxruntime and numpy
-    code = code.replace('"exported/classifier-digits"', repr(str(toy_export)))
+    code = code.replace('"exported/classifier-mnist"', repr(str(toy_export)))
     script = tmp_path / "example.py"
     script.write_text(code)
     result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)

@@ -1,7 +1,8 @@
 """Data-parallel training on Ray Train (``onnxkit train --workers N``), on 2 workers of a local Ray
-instance: the plugins' own ``train_step`` (a GAN trainer here) runs unchanged, both workers end
-bit-identical, each trained on its own half of the data, resume and the NaN guard work, and the
-result exports with parity.
+instance: the plugins' own ``train_step`` (the DCGAN trainer here: two optimizers, batch norm in
+both networks, each worker its own noise) runs unchanged, both workers end bit-identical, each
+trained on its own half of the data, resume and the NaN guard work, one step equals the same step
+in-process, and the result exports with parity.
 
 TensorFlow's worker gRPC servers listen on every interface (TF hard-codes ``0.0.0.0``), so the
 jobs run in a network namespace of their own holding only ``lo`` (``unshare -n``, needs root or
@@ -52,7 +53,11 @@ def job(tmp_path_factory: pytest.TempPathFactory, toy_site: Path) -> dict:
     try:
         process.wait(timeout=900)
     finally:
-        if process.poll() is None:  # stop the whole job (Ray stops its own processes when its driver goes)
+        if process.poll() is None:  # out of time: stop the driver and everything under it, by pid
+            import psutil
+
+            for child in psutil.Process(process.pid).children(recursive=True):
+                child.kill()
             process.kill()
             process.wait()
     report_path = out / "report.json"
@@ -64,7 +69,7 @@ def job(tmp_path_factory: pytest.TempPathFactory, toy_site: Path) -> dict:
 
 
 def test_workers_end_identical_after_training_on_different_halves(job: dict) -> None:
-    run_dir = job["out"] / "runs" / "gan" / "gan"
+    run_dir = job["out"] / "runs" / "dcgan" / "gan"
     records = [json.loads((run_dir / "workers" / f"rank-{r}.json").read_text()) for r in (0, 1)]
     assert records[0]["weights_sha256"] == records[1]["weights_sha256"]
     seen = [np.load(run_dir / "workers" / f"rank-{r}-examples.npy") for r in (0, 1)]
@@ -89,10 +94,32 @@ def test_gan_train_step_runs_distributed_and_resumes(job: dict) -> None:
     assert all(len(v) == 2 and np.isfinite(v).all() for v in resumed["history"].values())
     # the resumed run's history starts with the first run's epoch
     assert resumed["history"]["d_loss"][0] == first["history"]["d_loss"][0]
-    run_dir = job["out"] / "runs" / "gan" / "gan"
+    run_dir = job["out"] / "runs" / "dcgan" / "gan"
     assert json.loads((run_dir / "state.json").read_text()) == {"epochs_done": 2, "status": "finished"}
     assert (run_dir / "samples" / "epoch_002.png").is_file()
     assert "diversity_ratio" in json.loads((run_dir / "metrics.json").read_text())
+
+
+@pytest.mark.parametrize("variant", ["compiled", "custom"])
+def test_one_step_on_two_workers_equals_the_same_step_in_process(job: dict, variant: str, toy_registry) -> None:
+    """Plain SGD shows the gradient's scale (Adam would hide a factor of 2): the workers' mean
+    gradient over their halves must be the in-process gradient over the whole batch."""
+    from toolkit import training
+
+    assert variant in job["one_step"]
+    weights = []
+    for run_id in (f"local-{variant}", f"workers-{variant}"):
+        run_dir = job["out"] / "runs" / "toy-dense" / run_id
+        run = training.open_run(run_dir, toy_registry)
+        training.seed_everything(5)
+        model = run.spec.build(run.config, run.data_info)
+        initial = model.get_weights()
+        training.load_checkpoint(model, run_dir)
+        weights.append(model.get_weights())
+    moved = max(float(np.abs(a - b).max()) for a, b in zip(weights[0], initial))
+    assert moved > 1e-2, "the step did not move the weights"
+    for local, distributed in zip(*weights):
+        assert np.allclose(local, distributed, atol=1e-5), float(np.abs(local - distributed).max())
 
 
 def test_nan_guard_stops_every_worker_and_keeps_the_last_checkpoint(job: dict) -> None:
@@ -106,10 +133,14 @@ def test_export_of_the_distributed_run_passes_parity(job: dict) -> None:
     from toolkit.export import export_run
 
     out = job["out"] / "exported" / "gan"
-    manifest = export_run(job["out"] / "runs" / "gan" / "gan", out)
+    manifest = export_run(job["out"] / "runs" / "dcgan" / "gan", out)
     assert manifest.files["generator"].parity["max_abs_diff"] <= 1e-4
     images = runtime.load(out).sample(3, seed=1)
     assert images.shape == (3, 28, 28, 1) and np.isfinite(images).all()
+
+
+def test_the_cluster_was_torn_down(job: dict) -> None:
+    assert job["leftover"] == [], "processes outlived ray.shutdown() and had to be killed"
 
 
 def test_the_cluster_stayed_on_loopback(job: dict) -> None:

@@ -9,10 +9,15 @@ Design (measured with Keras 3.15 / TensorFlow 2.21 / Ray 2.60, see docs/SCALING.
   plugin's own compiled model, built inside ``strategy.scope()``, and its own ``train_step``
   called through ``strategy.run``. Keras' TensorFlow optimizer already all-reduces gradients in a
   replica context, so every worker applies the same update and the weights stay identical.
-* Keras divides a *compiled* loss by the number of workers (the all-reduced sum is then the mean
-  gradient); a custom ``train_step`` (GAN trainers, VAE, face-embed) does not, so for those the
-  optimizers' all-reduce is wrapped to divide by the number of workers: every model gets the
+* Keras scales a loss by 1/workers only where it passes through Keras' loss code and sums the
+  gradients, so a custom ``train_step`` would get the mean or ``workers`` times it depending on
+  how it wrote its loss; each worker turns that scaling off and divides the optimizers' all-reduce
+  by the number of workers instead (:func:`_uniform_gradient_mean`): every model gets the
   gradient of the mean loss over the global batch, as on one worker.
+* Non-trainable float state a ``train_step`` updates from its own batch (batch-norm moving
+  statistics, BEGAN's ``k``) is averaged across workers after every step, so it cannot drift apart.
+* Each worker draws its own random numbers (the GAN trainers' z, dropout): worker r shifts the
+  seeds of the model's seed generators by r, worker 0 keeps the run's own.
 * Each epoch one seeded permutation (the same on every worker) is cut into global batches of
   ``batch_size``; worker r takes the r-th slice of each, so workers see disjoint shares of equal
   size and take the same number of steps (a remainder smaller than a global batch is dropped).
@@ -158,6 +163,7 @@ def worker_loop(loop_config: dict[str, Any]) -> None:
     if initial_epoch > 0:
         loop.prime()
         training.load_checkpoint(model, run_dir)
+    loop.distinct_randomness()
     guard = training.CheckpointAndNaNGuard(run_dir, initial_epoch, write=rank == 0)
     # The plugin's callbacks run on every worker (one may change the learning rate: all must), but
     # only worker 0 writes into the run; the others write into a scratch folder (Keras' own rule
@@ -184,11 +190,17 @@ def _write_worker_record(run_dir: Path, rank: int, world: int, model: Any, loop:
     })
 
 
+SEED_STATE = "seed_generator_state"
+
+
 def weights_digest(model: Any) -> str:
-    """sha256 of every weight's bytes in order: equal digests mean bit-identical models."""
+    """sha256 of every variable's bytes in order but the random-number generators' states (which
+    differ between workers by design, see :meth:`DistributedLoop.distinct_randomness`): equal
+    digests mean bit-identical weights."""
     digest = hashlib.sha256()
-    for weight in model.get_weights():
-        digest.update(np.ascontiguousarray(weight).tobytes())
+    for variable in model.variables:
+        if not variable.path.endswith(SEED_STATE):
+            digest.update(np.ascontiguousarray(np.asarray(variable)).tobytes())
     return digest.hexdigest()
 
 
@@ -217,23 +229,44 @@ class DistributedLoop:
         if self.steps == 0:
             raise ConfigError(f"{self.count} training examples make no global batch of {self.per_worker * world}")
         self.last_epoch_examples: np.ndarray = np.zeros(0, np.int64)
-        if _overrides_train_step(model):
-            for optimizer in _optimizers(model):
-                _average_gradients(optimizer, world)
-        self._step = self._make_step(model.train_step)
-        self._test = self._make_step(model.test_step) if fit.validation is not None else None
+        _uniform_gradient_mean(model, world)
+        self._step = self._make_step(model.train_step, sync=True)
+        self._test = self._make_step(model.test_step, sync=False) if fit.validation is not None else None
 
-    def _make_step(self, step_fn: Any) -> Any:
+    def _make_step(self, step_fn: Any, sync: bool) -> Any:
         import tensorflow as tf
 
         strategy = self.strategy
+        # Non-trainable state a train_step updates from its own batch (batch-norm moving statistics,
+        # BEGAN's k) would drift apart between workers: average it after every step.
+        shared = [v for v in self.model.non_trainable_variables if v.dtype in ("float16", "float32", "float64")]
+
+        def average_state() -> None:
+            context = tf.distribute.get_replica_context()
+            means = context.all_reduce(tf.distribute.ReduceOp.MEAN, [tf.identity(v.value) for v in shared])
+            for variable, mean in zip(shared, means):
+                variable.assign(mean)
 
         @tf.function
         def step(batch: Any) -> dict[str, Any]:
             logs = strategy.run(step_fn, args=(batch,))
+            if sync and shared:
+                strategy.run(average_state)
             return {k: strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None) for k, v in logs.items()}
 
         return step
+
+    def distinct_randomness(self) -> None:
+        """Give each worker its own random streams (the GAN trainers' noise, dropout masks): the
+        same seed everywhere would make every worker draw the same z, so the generator would learn
+        from ``world`` copies of one noise batch. Worker 0 keeps the run's own streams (what it
+        checkpoints); the others shift their seed generators' seeds by their rank."""
+        if self.rank == 0:
+            return
+        for variable in self.model.non_trainable_variables:
+            if variable.path.endswith(SEED_STATE):
+                state = np.asarray(variable)
+                variable.assign(state + np.array([self.rank * 1_000_003, 0], dtype=state.dtype))
 
     def shares(self, epoch: int) -> np.ndarray:
         """``[steps, per_worker]`` example indices this worker trains on in ``epoch``."""
@@ -314,11 +347,28 @@ def _floats(logs: dict[str, Any]) -> dict[str, float]:
     return {k: float(v) for k, v in logs.items()}
 
 
-def _overrides_train_step(model: Any) -> bool:
-    """Whether ``model`` brings its own ``train_step`` (Keras' own scales the loss for distribution)."""
-    import keras
+def _uniform_gradient_mean(model: Any, world: int) -> None:
+    """One rule for every ``train_step``: each worker's loss is its local mean, each optimizer's
+    all-reduce divides the summed gradients by the number of workers.
 
-    return type(model).train_step is not keras.Model.train_step
+    Keras' own rule scales a loss by 1/workers only where it passes through Keras' loss code
+    (``compile``'s loss, a ``keras.losses.Loss`` object, ``compute_loss``) and then sums gradients,
+    so a custom ``train_step`` gets the mean gradient or ``workers`` times it depending on how it
+    wrote its loss (``tf.reduce_mean`` in the GAN trainers: the sum). Turning Keras' scaling off in
+    this worker and averaging in the optimizer gives every model the gradient of the mean loss over
+    the global batch, as on one worker (tests/test_train_ray.py checks one SGD step against
+    in-process training, for a compiled loss and for a custom ``train_step`` with a Loss object).
+    """
+    from keras.src.losses import loss as loss_module  # Keras has no public switch for this
+
+    loss_module.scale_loss_for_distribution = _identity
+    loss_module.unscale_loss_for_distribution = _identity
+    for optimizer in _optimizers(model):
+        _average_gradients(optimizer, world)
+
+
+def _identity(value: Any) -> Any:
+    return value
 
 
 def _optimizers(model: Any) -> list[Any]:
