@@ -13,7 +13,7 @@ from typing import Any
 import gradio as gr
 from PIL import Image
 
-from apps.limits import DEFAULT, LimitError, Limits
+from apps.limits import DEFAULT, Limits
 from apps.models import ModelStore
 from apps.ui import guarded, show, unavailable
 
@@ -23,21 +23,10 @@ EVERY_CLASS = "every class in turn"
 
 
 def _labels(pipeline: Any, n: int, label: str | None, attributes: Sequence[str] | None) -> Any:
-    """The ``labels`` argument for ``n`` images, in the form the pipeline takes."""
-    if not pipeline.conditional:
-        return None
-    names = list(pipeline.label_names)
+    """The ``labels`` argument for ``n`` images from the pickers (the pipeline's one label encoder)."""
     if pipeline.multi_label:
-        chosen = list(attributes or [])
-        unknown = [a for a in chosen if a not in names]
-        if unknown:
-            raise LimitError(f"unknown attribute(s) {unknown}; choose from {names}")
-        return [chosen for _ in range(n)]
-    if label in (None, "", EVERY_CLASS):
-        return [i % len(names) for i in range(n)]
-    if label not in names:
-        raise LimitError(f"unknown class {label!r}; choose from {names}")
-    return [names.index(label)] * n
+        return pipeline.choose_labels(n, [list(attributes or [])])
+    return pipeline.choose_labels(n, None if label in (None, "", EVERY_CLASS) else [label])
 
 
 def sample_images(store: ModelStore, model: str, n: float, seed: float | None, label: str | None = None,

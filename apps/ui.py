@@ -25,7 +25,7 @@ from PIL import Image
 from apps.limits import Limits, LimitError
 from toolkit.errors import OnnxkitError
 from toolkit.fsutil import atomic_write_bytes
-from toolkit.images import make_grid, open_image, to_pil
+from toolkit.images import flatten_pil, make_grid, open_image, to_pil
 
 log = logging.getLogger("apps")
 
@@ -133,10 +133,7 @@ def is_blank(image: Image.Image) -> bool:
 def flatten(image: Image.Image) -> Image.Image:
     """Greyscale, with any transparency composited on white (a sketchpad's strokes sit on a
     transparent canvas; the pipelines then see dark ink on light paper and invert as they need)."""
-    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
-        rgba = image.convert("RGBA")
-        image = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
-    return image.convert("L")
+    return flatten_pil(image).convert("L")
 
 
 def as_batch(array: np.ndarray) -> np.ndarray:

@@ -12,6 +12,7 @@ from apps import classify, faces, generate, latent, write
 from apps.limits import LimitError
 from apps.models import ModelStore
 from tests.conftest import ROOT
+from toolkit.errors import InputError
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +116,7 @@ def test_conditional_generator_draws_the_chosen_class(store):
     ids, _ = classifier.predict(images, k=1)
     agreement = np.mean([classifier.label_names[i] == label for i in ids[:, 0]])
     assert agreement >= 0.5, f"only {agreement:.0%} of class-{label} samples classified as {label}"
-    with pytest.raises(LimitError, match="unknown class"):
+    with pytest.raises(InputError, match="unknown label 'banana'"):
         generate._labels(generator, 2, "banana", None)
 
 

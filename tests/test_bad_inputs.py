@@ -156,7 +156,7 @@ def test_unregistered_task_opens_as_generic_pipeline_with_a_warning(copy_export,
 
 def test_load_expect_refuses_another_task(copy_export, toy_export):
     export = copy_export(toy_export)
-    with pytest.raises(ManifestError, match=r"is a generic export; expected classifier or vae"):
+    with pytest.raises(ManifestError, match=r"has task 'generic'; expected classifier or vae"):
         runtime.load(export, expect=("classifier", "vae"))
     assert runtime.load(export, expect="generic").task == "generic"
 

@@ -63,7 +63,7 @@ def test_interpolate_writes_a_strip(drawings, tmp_path: Path, export: str, metho
 
 
 @pytest.mark.parametrize("args,message", [
-    (["classify", AE, "--image", "IMG"], "holds a 'autoencoder' export; `onnxkit classify` needs classifier"),
+    (["classify", AE, "--image", "IMG"], "has task 'autoencoder'; expected classifier"),
     (["interpolate", AE, "--from", "IMG", "--to", "IMG", "--method", "distribution", "--out", "OUT"],
      "--method distribution needs a VAE export"),
     (["reconstruct", VAE, "--image", "MISSING", "--out", "OUT"], "cannot open"),

@@ -93,17 +93,60 @@ def open_image(source: str | Path | bytes | Image.Image, *, max_pixels: int = MA
     return image
 
 
-def to_array(image: Image.Image, channels: int) -> np.ndarray:
-    """PIL image -> float32 ``[H, W, channels]`` in [0, 1]; RGBA is composited on white, P/LA/I converted."""
+#: PIL modes holding more than 8 bits a pixel (16-bit PNGs, 32-bit int and float TIFFs).
+WIDE_MODES = ("I;16", "I;16B", "I;16L", "I", "F")
+#: How grey is computed from RGB (ITU-R 601, what Pillow's convert("L") uses).
+GREY_WEIGHTS = np.array([0.299, 0.587, 0.114], np.float32)
+
+
+def flatten_pil(image: Image.Image) -> Image.Image:
+    """The one normaliser of PIL images at the edge: transparency composited on white (a sketchpad's
+    strokes sit on a transparent canvas), 16-bit / int / float modes scaled to 8 bits by their peak.
+    Returns an image Pillow can ``convert`` to "L" or "RGB" without losing what the user sees."""
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        image = Image.alpha_composite(background, rgba)
-    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        image = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
+    if image.mode in WIDE_MODES:
         array = np.asarray(image, dtype=np.float32)
-        peak = array.max() or 1.0
-        image = Image.fromarray((array / peak * 255).astype(np.uint8))
-    image = image.convert("L" if channels == 1 else "RGB")
+        image = Image.fromarray((array / (array.max() or 1.0) * 255).astype(np.uint8))
+    return image
+
+
+def normalise_array(array: np.ndarray, *, tolerance: float = 0.0) -> np.ndarray:
+    """The one normaliser of image arrays at the edge: grey ``[H, W]`` / ``[H, W, 1]``, RGB or RGBA,
+    uint8 (0..255) or float (0..1, onnxkit's convention) -> float32 ``[H, W, 1 or 3]`` in [0, 1],
+    transparency composited on white. Anything else is an :class:`InputError` saying what is wrong.
+    ``tolerance``: float values this far outside [0, 1] (resampling overshoot) are clipped, not refused."""
+    if array.ndim == 2:
+        array = array[..., None]
+    if array.ndim != 3 or array.shape[-1] not in (1, 3, 4):
+        raise InputError(f"expected an image array [H, W] or [H, W, 1|3|4], got shape {array.shape}")
+    height, width = array.shape[:2]
+    if height == 0 or width == 0:
+        raise InputError(f"image is empty (shape {array.shape})")
+    if height * width > MAX_PIXELS:
+        raise InputError(f"image is {width}x{height}, more than {MAX_PIXELS:,} pixels")
+    if array.dtype == np.uint8:
+        values = array.astype(np.float32) / 255.0
+    elif array.dtype.kind == "f":
+        if not np.isfinite(array).all():
+            raise InputError("image array contains NaN or infinity")
+        low, high = float(array.min()), float(array.max())
+        if low < -tolerance or high > 1.0 + tolerance:
+            raise InputError(f"float image values must lie in [0, 1] (got [{low:g}, {high:g}]); "
+                             "pass uint8 for 0..255 pixels")
+        values = np.clip(array.astype(np.float32), 0.0, 1.0)
+    else:
+        raise InputError(f"image array has dtype {array.dtype}; expected uint8, or float in [0, 1]")
+    if values.shape[-1] == 4:
+        alpha = values[..., 3:4]
+        values = values[..., :3] * alpha + (1.0 - alpha)
+    return values
+
+
+def to_array(image: Image.Image, channels: int) -> np.ndarray:
+    """PIL image -> float32 ``[H, W, channels]`` in [0, 1] (normalised by :func:`flatten_pil`)."""
+    image = flatten_pil(image).convert("L" if channels == 1 else "RGB")
     array = np.asarray(image, dtype=np.float32) / 255.0
     return array[..., None] if channels == 1 else array
 

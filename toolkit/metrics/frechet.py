@@ -129,9 +129,7 @@ def evaluate_generated(images: np.ndarray, classifier_export_dir: str | Path | A
     from toolkit import runtime
 
     classifier = classifier_export_dir if hasattr(classifier_export_dir, "features") \
-        else runtime.load(classifier_export_dir)
-    if getattr(classifier, "task", "classifier") != "classifier":
-        raise InputError(f"{classifier_export_dir}: is a {classifier.task} export, not a classifier")
+        else runtime.load(classifier_export_dir, expect="classifier")
     if not isinstance(n, (int, np.integer)) or n < 2:
         raise InputError(f"n must be an integer of at least 2, got {n!r}")
     reference = real_mnist() if reference is None else reference

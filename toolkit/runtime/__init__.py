@@ -1,7 +1,7 @@
 """Serving side: open an export directory and use it. Needs numpy and onnxruntime only.
 
     >>> from toolkit import runtime
-    >>> generator = runtime.load("exported/dcgan-digits")
+    >>> generator = runtime.load("exported/dcgan-mnist")
     >>> generator.provider          # 'CUDAExecutionProvider' or 'CPUExecutionProvider'
 """
 
@@ -54,7 +54,7 @@ def load(path: str | Path, *, expect: str | Sequence[str] | None = None, provide
     if expect is not None:
         expected = (expect,) if isinstance(expect, str) else tuple(expect)
         if manifest.task not in expected:
-            raise ManifestError(f"{path}: export {manifest.name!r} is a {manifest.task} export; "
+            raise ManifestError(f"{path}: export {manifest.name!r} has task {manifest.task!r}; "
                                 f"expected {' or '.join(expected)}")
     cls = pipeline_class(manifest.task)
     if threads is None:

@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image
 
 from toolkit.errors import InputError
-from toolkit.images import open_image, to_array
+from toolkit.images import GREY_WEIGHTS, normalise_array, open_image, to_array
 
 #: Pixels above this (after inversion) count as ink when finding the digit's bounding box.
 INK_THRESHOLD = 0.2
@@ -28,29 +28,8 @@ def to_grey(image: Any) -> np.ndarray:
         return to_array(open_image(image), 1)[..., 0]
     if not isinstance(image, np.ndarray):
         raise InputError(f"expected an image (PIL image, path, bytes or numpy array), got {type(image).__name__}")
-    array = image
-    if array.ndim == 3 and array.shape[-1] in (1, 3, 4):
-        if array.shape[-1] == 4:  # composite on white, as for uploaded RGBA drawings
-            alpha = array[..., 3:4].astype(np.float32) / (255.0 if array.dtype == np.uint8 else 1.0)
-            colour = array[..., :3].astype(np.float32) / (255.0 if array.dtype == np.uint8 else 1.0)
-            array = colour * alpha + (1 - alpha)
-        elif array.dtype == np.uint8:
-            array = array.astype(np.float32) / 255.0
-        array = array[..., 0] if array.shape[-1] == 1 else array @ np.array([0.299, 0.587, 0.114], np.float32)
-    elif array.ndim != 2:
-        raise InputError(f"expected an image array [H, W] or [H, W, 1|3|4], got shape {image.shape}")
-    elif array.dtype == np.uint8:
-        array = array.astype(np.float32) / 255.0
-    if array.dtype.kind != "f":
-        raise InputError(f"image array has dtype {image.dtype}; expected uint8, or float in [0, 1]")
-    array = np.asarray(array, np.float32)
-    if array.size == 0:
-        raise InputError("image is empty (0 pixels)")
-    if not np.isfinite(array).all():
-        raise InputError("image contains NaN or infinity")
-    if array.min() < -1e-3 or array.max() > 1 + 1e-3:
-        raise InputError(f"float image values must lie in [0, 1], got [{array.min():g}, {array.max():g}]")
-    return np.clip(array, 0.0, 1.0)
+    values = normalise_array(image, tolerance=1e-3)
+    return values[..., 0] if values.shape[-1] == 1 else values @ GREY_WEIGHTS
 
 
 def needs_inversion(grey: np.ndarray) -> bool:

@@ -149,7 +149,12 @@ class StreamBatcher:
             groups.setdefault((o.temperature, o.top_k, o.top_p), []).append(int(row))
         for (temperature, top_k, top_p), rows in groups.items():
             uniforms = None if temperature == 0 else np.array([streams[r].rng.random() for r in rows])
-            tokens[rows] = sample_tokens(logits[rows], None, temperature, top_k, top_p, banned, uniforms)
+            try:
+                tokens[rows] = sample_tokens(logits[rows], None, temperature, top_k, top_p, banned, uniforms)
+            except Exception as exc:  # these rows' own failure: only their readers hear of it
+                for row in rows:
+                    streams[row].pieces.put(exc)
+                keep[rows] = False
         for row in np.flatnonzero(keep):
             stream, o = streams[row], streams[row].options
             stream.text += vocabulary[tokens[row]]

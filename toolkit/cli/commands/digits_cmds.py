@@ -58,14 +58,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=classify_command)
 
 
-def _load(export_dir: str, tasks: tuple[str, ...], command: str) -> Any:
+def _load(export_dir: str, tasks: tuple[str, ...]) -> Any:
     from toolkit import runtime
 
-    pipeline = runtime.load(export_dir)
-    if pipeline.task not in tasks:
-        raise InputError(f"{export_dir} holds a {pipeline.task!r} export; `onnxkit {command}` needs "
-                         f"{' or '.join(tasks)}")
-    return pipeline
+    return runtime.load(export_dir, expect=tasks)
 
 
 def _save(path: str, images: np.ndarray, scale: int) -> None:
@@ -85,7 +81,7 @@ def _save(path: str, images: np.ndarray, scale: int) -> None:
 
 
 def reconstruct_command(args: argparse.Namespace) -> int:
-    pipeline = _load(args.export_dir, ("autoencoder", "vae"), "reconstruct")
+    pipeline = _load(args.export_dir, ("autoencoder", "vae"))
     image = pipeline.prepare(args.image, invert=_invert(args.invert))
     output = pipeline.reconstruct(image)
     _save(args.out, np.concatenate([image, output]) if args.compare else output, args.scale)
@@ -95,7 +91,7 @@ def reconstruct_command(args: argparse.Namespace) -> int:
 
 
 def interpolate_command(args: argparse.Namespace) -> int:
-    pipeline = _load(args.export_dir, ("autoencoder", "vae"), "interpolate")
+    pipeline = _load(args.export_dir, ("autoencoder", "vae"))
     if not 2 <= args.steps <= 64:
         raise InputError(f"--steps must be from 2 to 64, got {args.steps}")
     invert = _invert(args.invert)
@@ -112,7 +108,7 @@ def interpolate_command(args: argparse.Namespace) -> int:
 
 
 def classify_command(args: argparse.Namespace) -> int:
-    pipeline = _load(args.export_dir, ("classifier",), "classify")
+    pipeline = _load(args.export_dir, ("classifier",))
     n_classes = len(pipeline.label_names)
     if not 1 <= args.k <= n_classes:
         raise InputError(f"-k must be from 1 to {n_classes}, got {args.k}")

@@ -100,12 +100,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _load(path: str, task: str) -> Any:
     from toolkit import runtime
-    from toolkit.errors import InputError
 
-    pipeline = runtime.load(path)
-    if pipeline.task != task:
-        raise InputError(f"{path} is a {pipeline.task} export, expected a {task}")
-    return pipeline
+    return runtime.load(path, expect=task)
 
 
 def _recognizer(args: argparse.Namespace, gallery: Any = None) -> Any:

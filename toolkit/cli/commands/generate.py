@@ -33,13 +33,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def generate_command(args: argparse.Namespace) -> int:
     from toolkit import runtime
-    from toolkit.runtime.tasks.text import TextGenerator
 
     if args.threads is not None and args.threads < 1:
         raise InputError(f"--threads must be at least 1, got {args.threads}")
-    pipeline = runtime.load(args.export_dir, threads=args.threads)
-    if not isinstance(pipeline, TextGenerator):
-        raise InputError(f"{args.export_dir} is a {pipeline.task} export, not a text-generator")
+    pipeline = runtime.load(args.export_dir, expect="text-generator", threads=args.threads)
     if args.int8:
         pipeline.use_int8()
     if args.unknown:

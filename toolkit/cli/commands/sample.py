@@ -35,20 +35,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=sample_command)
 
 
-def _labels(generator, values: list[str] | None, n: int):  # noqa: ANN001, ANN202
-    """``--label`` values -> what ImageGenerator accepts, for ``n`` images (cycled)."""
+def _labels(generator, values: list[str] | None, n: int, *, grouped: bool = False):  # noqa: ANN001, ANN202
+    """``--label`` values -> what ImageGenerator accepts, for ``n`` images (see ``choose_labels``)."""
     if not values:
         return None
     if not generator.conditional:
         raise InputError(f"{generator.name} is unconditional; it takes no --label")
-    if generator.multi_label:
-        rows = [[] if v.strip() in ("", "none") else [part for part in v.split("+") if part] for v in values]
-        return [rows[i % len(rows)] for i in range(n)]
-    if values == ["all"]:
-        per = max(1, n // len(generator.label_names))
-        return [i for i in range(len(generator.label_names)) for _ in range(per)]
-    ids = [generator.label_id(v) for v in values]
-    return [ids[i % len(ids)] for i in range(n)]
+    return generator.choose_labels(n, values, grouped=grouped)
 
 
 def sample_command(args: argparse.Namespace) -> int:
@@ -56,14 +49,11 @@ def sample_command(args: argparse.Namespace) -> int:
 
     from toolkit import runtime
     from toolkit.images import save_grid
-    from toolkit.runtime.tasks.generator import ImageGenerator
 
     out = Path(args.out)
     if not out.parent.is_dir():
         raise InputError(f"--out {out}: folder {out.parent} does not exist")
-    generator = runtime.load(args.export_dir)
-    if not isinstance(generator, ImageGenerator):
-        raise InputError(f"{args.export_dir} is a {generator.task} export, not an image generator")
+    generator = runtime.load(args.export_dir, expect=("image-generator", "conditional-generator"))
     seed = args.seed if args.seed is not None else int(np.random.default_rng().integers(0, 2**31 - 1))
     columns = args.columns
     if args.interpolate is not None and args.grid:
@@ -86,7 +76,7 @@ def sample_command(args: argparse.Namespace) -> int:
         images = generator.grid(generator.random_z(4, seed), rows, cols, labels=None if labels is None else labels[0:1])
         columns = columns or cols
     else:
-        labels = _labels(generator, args.label, args.count)
+        labels = _labels(generator, args.label, args.count, grouped=True)
         if args.label == ["all"] and labels is not None:
             columns = columns or max(1, args.count // len(generator.label_names))
         images = generator.sample(len(labels) if labels is not None else args.count, seed=seed, labels=labels)

@@ -19,6 +19,8 @@ from toolkit.runtime import latent
 from toolkit.runtime.base import Pipeline
 from toolkit.runtime.session import ModelSession
 
+#: The label choice meaning every class in turn (see :meth:`ImageGenerator.choose_labels`).
+EVERY_CLASS = "all"
 #: Most images one call may ask for.
 MAX_IMAGES = 10_000
 
@@ -89,6 +91,43 @@ class ImageGenerator(Pipeline):
                 return lowered.index(text.lower())
             raise InputError(f"unknown label {label!r}; known labels: {', '.join(self.label_names)}")
         raise InputError(f"label {label!r} is not a class id or name")
+
+    def choose_labels(self, n: int, choices: Any = None, *, grouped: bool = False) -> list[Any] | None:
+        """The one encoder of a person's label choice for ``n`` images (CLI ``--label``, the demo's
+        pickers): what :meth:`sample` takes as ``labels``, validated here.
+
+        Unconditional: no choice (None or empty) gives None; a choice is an error.
+        Single-label: None, empty or ``"all"``: every class in turn (``grouped``: class after class,
+        ``n // classes`` each, for one grid row per class; else interleaved); class ids or names
+        (case-insensitive): cycled over the ``n`` images.
+        Multi-label: attribute-name lists, or names joined by ``+`` (``""``/``"none"``: no attribute),
+        cycled; None: no attributes.
+        """
+        if isinstance(choices, (str, int, np.integer)):
+            choices = [choices]
+        choices = list(choices or [])
+        if not self.conditional:
+            if choices:
+                raise InputError(f"{self.name} is an unconditional generator; it takes no labels")
+            return None
+        if self.multi_label:
+            rows = [self._attribute_choice(c) for c in choices] or [[]]
+            return [rows[i % len(rows)] for i in range(n)]
+        classes = len(self.label_names)
+        if not choices or choices == [EVERY_CLASS]:
+            per = max(1, n // classes)
+            return [i // per % classes if grouped else i % classes for i in range(per * classes if grouped else n)]
+        ids = [self.label_id(c) for c in choices]
+        return [ids[i % len(ids)] for i in range(n)]
+
+    def _attribute_choice(self, choice: Any) -> list[str]:
+        names = choice if not isinstance(choice, str) else (
+            [] if choice.strip().lower() in ("", "none") else [p.strip() for p in choice.split("+") if p.strip()])
+        known = {n.lower() for n in self.label_names}
+        unknown = [name for name in names if str(name).strip().lower() not in known]
+        if unknown:
+            raise InputError(f"unknown attribute(s) {unknown}; known attributes: {', '.join(self.label_names)}")
+        return list(names)
 
     def labels_array(self, labels: Any, n: int) -> np.ndarray:
         """Turn ``labels`` (see :meth:`sample`) into the float32 [n, L] vectors the model takes.
