@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from toolkit.config import training_fields
 from toolkit.tensors import TensorInfo
 
 
@@ -135,7 +136,8 @@ class ModelSpec:
 
     # -- training ---------------------------------------------------------------------------------
     def data_request(self, config: Any) -> DataRequest:
-        return DataRequest(seed=getattr(config, "seed", 0), limit=getattr(config, "limit", None))
+        fields = training_fields(config)
+        return DataRequest(seed=fields.seed, limit=fields.limit)
 
     def describe_data(self, config: Any, data: Dataset | None) -> dict[str, Any]:
         """Facts about the data the model needs to be rebuilt and exported (labels, vocabulary…)."""

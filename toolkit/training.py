@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from toolkit.config import build_config, config_to_json
+from toolkit.config import build_config, config_to_json, training_fields
 from toolkit.errors import ConfigError, TrainingError
 from toolkit.fsutil import atomic_write_json
 from toolkit.registry import Registry, get_registry
@@ -85,10 +85,11 @@ def new_run(model_name: str, *, data: str | None = None, overrides: dict[str, st
     if seed is not None:
         overrides.setdefault("seed", str(seed))
     config = build_config(spec.config_class, overrides)
-    total_epochs = epochs if epochs is not None else getattr(config, "epochs", 1)
+    fields = training_fields(config)
+    total_epochs = epochs if epochs is not None else fields.epochs
     if total_epochs < 1:
         raise ConfigError(f"--epochs must be at least 1, got {total_epochs}")
-    run_seed = int(getattr(config, "seed", seed or 0))
+    run_seed = int(fields.seed)
     seed_everything(run_seed)
     dataset, data_name = load_data(registry, spec, data, config)
     data_info = spec.describe_data(config, dataset)

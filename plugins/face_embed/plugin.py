@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from toolkit.errors import ConfigError, TrainingError
+from toolkit.config import TrainingConfig
 from toolkit.hookspecs import hookimpl
 from toolkit.spec import DataRequest, Dataset, ExportSpec, FitData, ModelSpec
 from toolkit.tensors import TensorInfo
@@ -28,7 +29,7 @@ EMBEDDING_LAYERS = ("gdc_dw", "gdc_bn", "embedding_conv", "embedding_bn")
 
 
 @dataclass
-class FaceEmbedConfig:
+class FaceEmbedConfig(TrainingConfig):
     embedding_dim: int = field(default=128, metadata={"help": "embedding size", "min": 8, "max": 1024})
     width: int = field(default=16, metadata={"help": "channel width multiplier of the network", "min": 4, "max": 64})
     margin: float = field(default=0.3, metadata={"help": "ArcFace additive angular margin (radians)", "min": 0.0, "max": 1.0})
@@ -39,7 +40,6 @@ class FaceEmbedConfig:
     base: str = field(default="", metadata={"help": "embedder.keras of an earlier run to fine-tune (transfer learning)"})
     freeze_base: bool = field(default=False, metadata={"help": "with base: train only the embedding layers"})
     limit: int | None = field(default=None, metadata={"help": "keep at most this many identities (tiny tests)"})
-    seed: int = 0
 
 
 class SaveEmbedder:
