@@ -14,7 +14,7 @@ import numpy as np
 
 from toolkit.config import TrainingConfig
 from toolkit.hookspecs import hookimpl
-from toolkit.spec import DataRequest, Dataset, ExportSpec, FitData, ModelSpec
+from toolkit.spec import Dataset, ExportSpec, FitData, ModelSpec
 from toolkit.tensors import TensorInfo
 
 PREPROCESSING = ("grey image, float32 in [0, 1], white digit on black centred in a 20/28 box "
@@ -38,9 +38,7 @@ class DenseAutoencoder(ModelSpec):
     config_class = AutoencoderConfig
     data_kind = "images"
     default_data = "mnist-5k"
-
-    def data_request(self, config: AutoencoderConfig) -> DataRequest:
-        return DataRequest(image_size=config.image_size, channels=1, seed=config.seed, limit=config.limit)
+    channels = 1
 
     def build(self, config: AutoencoderConfig, data_info: dict[str, Any]) -> Any:
         from toolkit.tf_setup import import_keras

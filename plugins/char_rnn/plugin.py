@@ -15,7 +15,7 @@ import numpy as np
 from toolkit.config import TrainingConfig
 from toolkit.errors import DatasetError, ExportError
 from toolkit.hookspecs import hookimpl
-from toolkit.spec import DataRequest, Dataset, ExportSpec, FitData, ModelSpec
+from toolkit.spec import Dataset, ExportSpec, FitData, ModelSpec
 from toolkit.tensors import TensorInfo
 
 from plugins.char_rnn.vocab import UNKNOWN_INDEX, build_vocabulary, encode, vocabulary_facts
@@ -60,9 +60,6 @@ class CharRNN(ModelSpec):
     default_data = "pydoc"
 
     # -- training ---------------------------------------------------------------------------------
-    def data_request(self, config: CharRNNConfig) -> DataRequest:
-        return DataRequest(seed=config.seed, limit=config.limit)
-
     def describe_data(self, config: CharRNNConfig, data: Dataset | None) -> dict[str, Any]:
         assert data is not None
         if len(data.x_train) < config.seq_length + 1:

@@ -15,7 +15,7 @@ import numpy as np
 
 from toolkit.config import TrainingConfig
 from toolkit.hookspecs import hookimpl
-from toolkit.spec import DataRequest, Dataset, ExportSpec, FitData, ModelSpec
+from toolkit.spec import Dataset, ExportSpec, FitData, ModelSpec
 from toolkit.tensors import TensorInfo
 
 PREPROCESSING = ("grey image, 28x28, float32 in [0, 1], white digit on black centred in a 20x20 box "
@@ -42,9 +42,7 @@ class DigitClassifier(ModelSpec):
     config_class = ClassifierConfig
     data_kind = "images"
     default_data = "mnist-5k"
-
-    def data_request(self, config: ClassifierConfig) -> DataRequest:
-        return DataRequest(image_size=config.image_size, channels=1, seed=config.seed, limit=config.limit)
+    channels = 1
 
     def describe_data(self, config: ClassifierConfig, data: Dataset | None) -> dict[str, Any]:
         assert data is not None

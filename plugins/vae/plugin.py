@@ -16,7 +16,7 @@ import numpy as np
 
 from toolkit.config import TrainingConfig
 from toolkit.hookspecs import hookimpl
-from toolkit.spec import DataRequest, Dataset, ExportSpec, FitData, ModelSpec
+from toolkit.spec import Dataset, ExportSpec, FitData, ModelSpec
 from toolkit.tensors import TensorInfo
 
 PREPROCESSING = ("grey image, 28x28, float32 in [0, 1], white digit on black centred in a 20x20 box "
@@ -128,9 +128,8 @@ class ConvVAE(ModelSpec):
     config_class = VAEConfig
     data_kind = "images"
     default_data = "mnist-5k"
+    image_size, channels = 28, 1
 
-    def data_request(self, config: VAEConfig) -> DataRequest:
-        return DataRequest(image_size=28, channels=1, seed=config.seed, limit=config.limit)
 
     def build(self, config: VAEConfig, data_info: dict[str, Any]) -> Any:
         return build_vae(config)
