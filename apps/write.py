@@ -16,6 +16,9 @@ from apps.ui import guarded, one_tab_app, serve_demo, unavailable
 TASKS = ("text-generator",)
 #: Least time between two updates of the streamed text (characters come faster than a page redraws).
 STREAM_INTERVAL_S = 0.05
+#: Write requests in flight at once when the store batches: the streams share one step call per
+#: character (toolkit.runtime.streams) and their handlers mostly wait for it, so many can run.
+STREAMS_IN_FLIGHT = 8
 
 
 def _sampling(limits: Limits, temperature: float | None, length: float | None, top_p: float | None,
@@ -65,7 +68,8 @@ def render(store: ModelStore, limits: Limits = DEFAULT) -> None:
         stop = gr.Button("Stop")
     output = gr.Textbox(label="Text", lines=12, interactive=False, elem_id="write-output")
     event = button.click(guarded(partial(write, store, limits=limits)),
-                         [model, prompt, temperature, length, top_p, seed], output, api_name="write")
+                         [model, prompt, temperature, length, top_p, seed], output, api_name="write",
+                         concurrency_limit=STREAMS_IN_FLIGHT if store.batching is not None else "default")
     stop.click(None, None, None, cancels=[event])
 
 

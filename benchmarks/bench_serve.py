@@ -34,7 +34,7 @@ sys.path.insert(0, str(HERE))
 import local_server  # noqa: E402
 import ray_serve_local as rsl  # noqa: E402
 
-EXPORTS = {"dcgan-digits": ("generator", "z"), "face-embed": ("embed", "faces")}
+EXPORTS = {"dcgan-mnist": ("generator", "z"), "face-embed": ("embed", "faces")}
 
 
 def child(port: int, max_batch_size: int, batch_wait_ms: float, exported: Path) -> int:
@@ -62,7 +62,7 @@ def child(port: int, max_batch_size: int, batch_wait_ms: float, exported: Path) 
 
 
 def example(name: str, rng: np.random.Generator) -> np.ndarray:
-    if name == "dcgan-digits":
+    if name == "dcgan-mnist":
         return rng.standard_normal((1, 100)).astype(np.float32)
     return rng.random((1, 112, 112, 3), dtype=np.float32)
 

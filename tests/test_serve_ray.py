@@ -26,7 +26,7 @@ from toolkit.serve.codec import decode_inputs, to_b64  # noqa: E402
 pytestmark = pytest.mark.slow
 
 EXPORTED = ROOT / "exported"
-GENERATOR, TEXT = "dcgan-digits", "char-rnn-pydoc"
+GENERATOR, TEXT = "dcgan-mnist", "char-rnn-pydoc"
 
 
 @pytest.fixture(scope="module")
@@ -191,7 +191,7 @@ def test_serve_refuses_bad_arguments_before_starting_ray(tmp_path: Path) -> None
 
     for args, words in [
         (["serve", str(tmp_path / "missing")], "not an export directory"),
-        (["serve", str(EXPORTED / GENERATOR), str(EXPORTED / GENERATOR)], "both named 'dcgan-digits'"),
+        (["serve", str(EXPORTED / GENERATOR), str(EXPORTED / GENERATOR)], "both named 'dcgan-mnist'"),
         (["serve", str(EXPORTED / GENERATOR), "--replicas", "0"], "--replicas must be at least 1"),
         (["serve", str(EXPORTED / GENERATOR), "--out", "x.yaml"], "--out goes with `onnxkit serve build"),
     ]:

@@ -1,7 +1,7 @@
 """Serving side: open an export directory and use it. Needs numpy and onnxruntime only.
 
     >>> from toolkit import runtime
-    >>> generator = runtime.load("exported/dcgan-digits")
+    >>> generator = runtime.load("exported/dcgan-mnist")
     >>> generator.provider          # 'CUDAExecutionProvider' or 'CPUExecutionProvider'
 """
 
