@@ -10,7 +10,7 @@ from PIL import Image
 
 from apps.limits import DEFAULT, Limits
 from apps.models import ModelStore
-from apps.ui import as_batch, digit_image, guarded, show, sketchpad, unavailable, upload_image
+from apps.ui import as_batch, digit_image, guarded, one_tab_app, serve_demo, show, sketchpad, unavailable, upload_image
 
 TASKS = ("classifier",)
 TOP = 3
@@ -46,14 +46,7 @@ def render(store: ModelStore, limits: Limits = DEFAULT) -> None:
                  [result, seen], api_name="classify", preprocess=False)
 
 
-def build(store: ModelStore, limits: Limits = DEFAULT) -> gr.Blocks:
-    with gr.Blocks(title="onnxkit — Classify") as demo:
-        gr.Markdown("## Classify a digit\nDraw a digit with the mouse; the classifier gives its three best guesses.")
-        render(store, limits)
-    return demo
-
+build = one_tab_app("Classify", "## Classify a digit\nDraw a digit with the mouse; the classifier gives its three best guesses.", render)
 
 if __name__ == "__main__":
-    from apps.serve import main
-
-    raise SystemExit(main(build, description="onnxkit Classify demo"))
+    raise SystemExit(serve_demo(build, "onnxkit Classify demo"))

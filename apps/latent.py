@@ -11,7 +11,7 @@ from PIL import Image
 
 from apps.limits import DEFAULT, LimitError, Limits
 from apps.models import ModelStore
-from apps.ui import as_batch, digit_image, guarded, show, sketchpad, unavailable, upload_image
+from apps.ui import as_batch, digit_image, guarded, one_tab_app, serve_demo, show, sketchpad, unavailable, upload_image
 
 TASKS = ("autoencoder", "vae")
 METHODS = ("spherical", "linear", "distributions (VAE)")
@@ -105,14 +105,7 @@ def render(store: ModelStore, limits: Limits = DEFAULT) -> None:
             slider.release(grid_fn, inputs, grid_image, api_visibility="private")
 
 
-def build(store: ModelStore, limits: Limits = DEFAULT) -> gr.Blocks:
-    with gr.Blocks(title="onnxkit — Latent space") as demo:
-        gr.Markdown("## Latent space\nDraw a digit: the autoencoder squeezes it into a few numbers and back.")
-        render(store, limits)
-    return demo
-
+build = one_tab_app("Latent space", "## Latent space\nDraw a digit: the autoencoder squeezes it into a few numbers and back.", render)
 
 if __name__ == "__main__":
-    from apps.serve import main
-
-    raise SystemExit(main(build, description="onnxkit Latent space demo"))
+    raise SystemExit(serve_demo(build, "onnxkit Latent space demo"))

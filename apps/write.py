@@ -11,7 +11,7 @@ import gradio as gr
 
 from apps.limits import DEFAULT, LimitError, Limits
 from apps.models import ModelStore
-from apps.ui import guarded, unavailable
+from apps.ui import guarded, one_tab_app, serve_demo, unavailable
 
 TASKS = ("text-generator",)
 #: Least time between two updates of the streamed text (characters come faster than a page redraws).
@@ -73,14 +73,7 @@ def render(store: ModelStore, limits: Limits = DEFAULT) -> None:
     stop.click(None, None, None, cancels=[event])
 
 
-def build(store: ModelStore, limits: Limits = DEFAULT) -> gr.Blocks:
-    with gr.Blocks(title="onnxkit — Write") as demo:
-        gr.Markdown("## Write\nA small character-level recurrent network continues your prompt, one character at a time.")
-        render(store, limits)
-    return demo
-
+build = one_tab_app("Write", "## Write\nA small character-level recurrent network continues your prompt, one character at a time.", render)
 
 if __name__ == "__main__":
-    from apps.serve import main
-
-    raise SystemExit(main(build, description="onnxkit Write demo"))
+    raise SystemExit(serve_demo(build, "onnxkit Write demo"))

@@ -166,7 +166,9 @@ def worker_loop(loop_config: dict[str, Any]) -> None:
         loop.prime()
         training.load_checkpoint(model, run_dir)
     loop.distinct_randomness()
-    guard = training.CheckpointAndNaNGuard(run_dir, initial_epoch, write=rank == 0)
+    from toolkit.callbacks import CheckpointAndNaNGuard
+
+    guard = CheckpointAndNaNGuard(run_dir, initial_epoch, write=rank == 0)
     # The plugin's callbacks run on every worker (one may change the learning rate: all must), but
     # only worker 0 writes into the run; the others write into a scratch folder (Keras' own rule
     # for multi-worker callbacks).
