@@ -27,9 +27,10 @@ from toolkit.runtime.batching import BatchPolicy
 #: client read timeouts, load averages 20-60). Write streams, which mostly wait on their shared step
 #: call, get their own limit (apps.write.STREAMS_IN_FLIGHT).
 DEFAULT_CONCURRENCY = 2
-#: Most rows (images, faces) one merged model run takes, and how long the first waits for company.
+#: Most rows (images, faces) one merged model run takes, and how long a call that finds its model
+#: idle waits for company (0: none; calls arriving while a run is under way merge into the next).
 DEFAULT_BATCH_SIZE = 32
-DEFAULT_BATCH_WAIT_MS = 2.0
+DEFAULT_BATCH_WAIT_MS = 0.0
 #: Requests allowed to wait; beyond it Gradio answers "queue is full" at once.
 DEFAULT_QUEUE_SIZE = 64
 #: Threads for request handlers, in a pool of their own. Gradio's default (40) makes handlers share
