@@ -211,6 +211,16 @@ def _published(result: Any, format: str) -> Any:
     return result
 
 
+def exports_or_note(store: Any, title: str, tasks: tuple[str, ...]) -> list[str] | None:
+    """The names of the loaded exports a tab can use, or None after drawing the tab's "model not
+    available" note (what is missing and why): the first lines of every tab's ``render``."""
+    names = list(store.by_task(*tasks))
+    if not names:
+        unavailable(store.missing(title, tasks))
+        return None
+    return names
+
+
 def one_tab_app(title: str, intro: str, render: Callable[..., None]) -> Callable[..., gr.Blocks]:
     """The ``build(store, limits)`` of a one-tab demo (``python -m apps.NAME``): a heading, then the
     tab's own ``render`` — the same render the combined demo calls."""

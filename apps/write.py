@@ -11,7 +11,7 @@ import gradio as gr
 
 from apps.limits import DEFAULT, LimitError, Limits
 from apps.models import ModelStore
-from apps.ui import guarded, one_tab_app, serve_demo, unavailable
+from apps.ui import exports_or_note, guarded, one_tab_app, serve_demo
 
 TASKS = ("text-generator",)
 #: Least time between two updates of the streamed text (characters come faster than a page redraws).
@@ -49,11 +49,9 @@ def write(store: ModelStore, model: str, prompt: str, temperature: float = 0.8, 
 
 
 def render(store: ModelStore, limits: Limits = DEFAULT) -> None:
-    models = store.by_task(*TASKS)
-    if not models:
-        unavailable(store.missing("Write", TASKS))
+    names = exports_or_note(store, "Write", TASKS)
+    if names is None:
         return
-    names = list(models)
     with gr.Row():
         model = gr.Dropdown(names, value=names[0], label="Language model", elem_id="write-model")
         seed = gr.Number(0, precision=0, minimum=0, label="Seed", elem_id="write-seed")
