@@ -10,7 +10,7 @@ from PIL import Image
 
 from apps.limits import DEFAULT, Limits
 from apps.models import ModelStore
-from apps.ui import as_batch, digit_image, guarded, show, sketchpad, unavailable, upload_image
+from apps.ui import as_batch, digit_image, exports_or_note, guarded, one_tab_app, serve_demo, show, sketchpad, upload_image
 
 TASKS = ("classifier",)
 TOP = 3
@@ -28,11 +28,9 @@ def classify(store: ModelStore, model: str, sketch: Any, upload: Any = None,
 
 
 def render(store: ModelStore, limits: Limits = DEFAULT) -> None:
-    models = store.by_task(*TASKS)
-    if not models:
-        unavailable(store.missing("Classify", TASKS))
+    names = exports_or_note(store, "Classify", TASKS)
+    if names is None:
         return
-    names = list(models)
     model = gr.Dropdown(names, value=names[0], label="Classifier", elem_id="classify-model")
     with gr.Row():
         with gr.Column():
@@ -46,14 +44,7 @@ def render(store: ModelStore, limits: Limits = DEFAULT) -> None:
                  [result, seen], api_name="classify", preprocess=False)
 
 
-def build(store: ModelStore, limits: Limits = DEFAULT) -> gr.Blocks:
-    with gr.Blocks(title="onnxkit — Classify") as demo:
-        gr.Markdown("## Classify a digit\nDraw a digit with the mouse; the classifier gives its three best guesses.")
-        render(store, limits)
-    return demo
-
+build = one_tab_app("Classify", "## Classify a digit\nDraw a digit with the mouse; the classifier gives its three best guesses.", render)
 
 if __name__ == "__main__":
-    from apps.serve import main
-
-    raise SystemExit(main(build, description="onnxkit Classify demo"))
+    raise SystemExit(serve_demo(build, "onnxkit Classify demo"))

@@ -21,7 +21,7 @@ from PIL import Image
 
 from apps.limits import DEFAULT, LimitError, Limits
 from apps.models import ModelStore
-from apps.ui import guarded, image_from_payload, unavailable
+from apps.ui import guarded, image_from_payload, one_tab_app, serve_demo, unavailable
 
 TASKS = ("face-detector", "face-embedder")
 TOP = 3
@@ -176,14 +176,7 @@ def render(store: ModelStore, limits: Limits = DEFAULT) -> None:
         reset_button.click(partial(reset, store), None, [gallery, people], api_visibility="private")
 
 
-def build(store: ModelStore, limits: Limits = DEFAULT) -> gr.Blocks:
-    with gr.Blocks(title="onnxkit — Face match") as demo:
-        gr.Markdown("## Face match\nFaces are detected, aligned, embedded and compared with a small gallery — all in onnxruntime.")
-        render(store, limits)
-    return demo
-
+build = one_tab_app("Face match", "## Face match\nFaces are detected, aligned, embedded and compared with a small gallery — all in onnxruntime.", render)
 
 if __name__ == "__main__":
-    from apps.serve import main
-
-    raise SystemExit(main(build, description="onnxkit Face match demo"))
+    raise SystemExit(serve_demo(build, "onnxkit Face match demo"))

@@ -15,7 +15,7 @@ from PIL import Image
 
 from apps.limits import DEFAULT, Limits
 from apps.models import ModelStore
-from apps.ui import guarded, show, unavailable
+from apps.ui import exports_or_note, guarded, one_tab_app, serve_demo, show
 
 TASKS = ("image-generator", "conditional-generator")
 #: Class-picker choice that spreads the samples over all classes in turn.
@@ -84,13 +84,11 @@ def _pickers(store: ModelStore, model: str | None) -> tuple[dict, dict, str]:
 
 def render(store: ModelStore, limits: Limits = DEFAULT) -> None:
     """Add the Generate controls to the current Blocks context."""
-    generators = store.by_task(*TASKS)
-    if not generators:
-        unavailable(store.missing("Generate", TASKS))
+    names = exports_or_note(store, "Generate", TASKS)
+    if names is None:
         return
-    names = list(generators)
     first = names[0]
-    pipeline = generators[first]
+    pipeline = store.pipelines[first]
     single = pipeline.conditional and not pipeline.multi_label
     multi = pipeline.conditional and pipeline.multi_label
     with gr.Row():
@@ -136,14 +134,7 @@ def render(store: ModelStore, limits: Limits = DEFAULT) -> None:
         columns.release(grid_fn, grid_inputs, grid, api_visibility="private")
 
 
-def build(store: ModelStore, limits: Limits = DEFAULT) -> gr.Blocks:
-    with gr.Blocks(title="onnxkit — Generate") as demo:
-        gr.Markdown("## Generate images\nSamples from the shipped generators, served by onnxruntime.")
-        render(store, limits)
-    return demo
-
+build = one_tab_app("Generate", "## Generate images\nSamples from the shipped generators, served by onnxruntime.", render)
 
 if __name__ == "__main__":
-    from apps.serve import main
-
-    raise SystemExit(main(build, description="onnxkit Generate demo"))
+    raise SystemExit(serve_demo(build, "onnxkit Generate demo"))

@@ -11,7 +11,7 @@ from PIL import Image
 
 from apps.limits import DEFAULT, LimitError, Limits
 from apps.models import ModelStore
-from apps.ui import as_batch, digit_image, guarded, show, sketchpad, unavailable, upload_image
+from apps.ui import as_batch, digit_image, exports_or_note, guarded, one_tab_app, serve_demo, show, sketchpad, upload_image
 
 TASKS = ("autoencoder", "vae")
 METHODS = ("spherical", "linear", "distributions (VAE)")
@@ -58,11 +58,9 @@ def grid(store: ModelStore, model: str, rows: float, columns: float, span: float
 
 
 def render(store: ModelStore, limits: Limits = DEFAULT) -> None:
-    models = store.by_task(*TASKS)
-    if not models:
-        unavailable(store.missing("Latent space", TASKS))
+    names = exports_or_note(store, "Latent space", TASKS)
+    if names is None:
         return
-    names = list(models)
     model = gr.Dropdown(names, value=names[0], label="Autoencoder", elem_id="latent-model")
     with gr.Row():
         with gr.Column():
@@ -90,7 +88,7 @@ def render(store: ModelStore, limits: Limits = DEFAULT) -> None:
                           api_name="walk", preprocess=False)
 
     with gr.Accordion("Latent grid", open=False):
-        latent = max(p.latent_dim for p in models.values())
+        latent = max(store.pipelines[n].latent_dim for n in names)
         with gr.Row():
             rows = gr.Slider(2, limits.max_grid_side, value=8, step=1, label="Rows")
             columns = gr.Slider(2, limits.max_grid_side, value=8, step=1, label="Columns")
@@ -105,14 +103,7 @@ def render(store: ModelStore, limits: Limits = DEFAULT) -> None:
             slider.release(grid_fn, inputs, grid_image, api_visibility="private")
 
 
-def build(store: ModelStore, limits: Limits = DEFAULT) -> gr.Blocks:
-    with gr.Blocks(title="onnxkit — Latent space") as demo:
-        gr.Markdown("## Latent space\nDraw a digit: the autoencoder squeezes it into a few numbers and back.")
-        render(store, limits)
-    return demo
-
+build = one_tab_app("Latent space", "## Latent space\nDraw a digit: the autoencoder squeezes it into a few numbers and back.", render)
 
 if __name__ == "__main__":
-    from apps.serve import main
-
-    raise SystemExit(main(build, description="onnxkit Latent space demo"))
+    raise SystemExit(serve_demo(build, "onnxkit Latent space demo"))

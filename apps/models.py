@@ -25,15 +25,23 @@ from toolkit.runtime.exports import default_exported_dir
 
 log = logging.getLogger("apps")
 
-#: Environment variable for onnxruntime intra-op threads per session (default: onnxruntime's choice).
+#: Environment variable for onnxruntime intra-op threads per session (default: SERVING_THREADS).
 THREADS_ENV = "ONNXKIT_THREADS"
 #: Where a demo face gallery may live inside the exports directory (file or directory).
 GALLERY_NAMES = ("face-gallery.npz", "face-gallery")
 
 
-def default_threads() -> int | None:
+#: One intra-op thread per session: a demo runs requests side by side (and merges them into batched
+#: runs), so splitting one run over the cores gains nothing, while each session's extra pool thread
+#: spins after every run and takes CPU from the server's event loop. Measured with load_test.py
+#: 500/50 at load average ~39: onnxruntime's default (2 threads here) 491/500 (9 uploads timed out
+#: at the client), 153 s; one thread 500/500, 118 s, p95 18.5 s instead of 28.6 s.
+SERVING_THREADS = 1
+
+
+def default_threads() -> int:
     value = os.environ.get(THREADS_ENV, "").strip()
-    return int(value) if value.isdigit() and int(value) > 0 else None
+    return int(value) if value.isdigit() and int(value) > 0 else SERVING_THREADS
 
 
 class ModelStore:

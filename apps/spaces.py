@@ -169,14 +169,14 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 from apps.app import build  # noqa: E402
 from apps.models import ModelStore  # noqa: E402
-from apps.serve import batch_policy, default_concurrency, launch, queue  # noqa: E402
+from apps.serve import DEFAULT_CONCURRENCY, batch_policy, launch, queue  # noqa: E402
 
 TITLE = {title!r}
 batching = batch_policy(int(os.environ.get("ONNXKIT_BATCH_SIZE", "32")))
 store = ModelStore(os.environ["ONNXKIT_EXPORTED"], batching=batching)
 print(store.summary(), flush=True)
 demo = queue(build(store, hide_unavailable=True, title=TITLE),
-             concurrency=int(os.environ.get("ONNXKIT_CONCURRENCY", default_concurrency(batching))),
+             concurrency=int(os.environ.get("ONNXKIT_CONCURRENCY", DEFAULT_CONCURRENCY)),
              queue_size=int(os.environ.get("ONNXKIT_QUEUE_SIZE", "64")))
 
 if __name__ == "__main__":

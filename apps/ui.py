@@ -22,7 +22,7 @@ from gradio import utils as gr_utils
 import numpy as np
 from PIL import Image
 
-from apps.limits import Limits, LimitError
+from apps.limits import DEFAULT, Limits, LimitError
 from toolkit.errors import OnnxkitError
 from toolkit.fsutil import atomic_write_bytes
 from toolkit.images import flatten_pil, make_grid, open_image, to_pil
@@ -209,6 +209,35 @@ def _published(result: Any, format: str) -> Any:
     if isinstance(result, tuple):
         return tuple(_published(r, format) for r in result)
     return result
+
+
+def exports_or_note(store: Any, title: str, tasks: tuple[str, ...]) -> list[str] | None:
+    """The names of the loaded exports a tab can use, or None after drawing the tab's "model not
+    available" note (what is missing and why): the first lines of every tab's ``render``."""
+    names = list(store.by_task(*tasks))
+    if not names:
+        unavailable(store.missing(title, tasks))
+        return None
+    return names
+
+
+def one_tab_app(title: str, intro: str, render: Callable[..., None]) -> Callable[..., gr.Blocks]:
+    """The ``build(store, limits)`` of a one-tab demo (``python -m apps.NAME``): a heading, then the
+    tab's own ``render`` — the same render the combined demo calls."""
+    def build(store: Any, limits: Limits | None = None) -> gr.Blocks:
+        with gr.Blocks(title=f"onnxkit — {title}") as demo:
+            gr.Markdown(intro)
+            render(store, limits or DEFAULT)
+        return demo
+
+    return build
+
+
+def serve_demo(build: Callable[..., gr.Blocks], description: str) -> int:
+    """``python -m apps.NAME``: serve a demo with the shared command line (see :mod:`apps.serve`)."""
+    from apps.serve import main
+
+    return main(build, description=description)
 
 
 def unavailable(message: str) -> gr.Markdown:

@@ -11,11 +11,14 @@ import gradio as gr
 
 from apps.limits import DEFAULT, LimitError, Limits
 from apps.models import ModelStore
-from apps.ui import guarded, unavailable
+from apps.ui import exports_or_note, guarded, one_tab_app, serve_demo
 
 TASKS = ("text-generator",)
 #: Least time between two updates of the streamed text (characters come faster than a page redraws).
 STREAM_INTERVAL_S = 0.05
+#: Write requests in flight at once when the store batches: the streams share one step call per
+#: character (toolkit.runtime.streams) and their handlers mostly wait for it, so many can run.
+STREAMS_IN_FLIGHT = 8
 
 
 def _sampling(limits: Limits, temperature: float | None, length: float | None, top_p: float | None,
@@ -46,11 +49,9 @@ def write(store: ModelStore, model: str, prompt: str, temperature: float = 0.8, 
 
 
 def render(store: ModelStore, limits: Limits = DEFAULT) -> None:
-    models = store.by_task(*TASKS)
-    if not models:
-        unavailable(store.missing("Write", TASKS))
+    names = exports_or_note(store, "Write", TASKS)
+    if names is None:
         return
-    names = list(models)
     with gr.Row():
         model = gr.Dropdown(names, value=names[0], label="Language model", elem_id="write-model")
         seed = gr.Number(0, precision=0, minimum=0, label="Seed", elem_id="write-seed")
@@ -65,18 +66,12 @@ def render(store: ModelStore, limits: Limits = DEFAULT) -> None:
         stop = gr.Button("Stop")
     output = gr.Textbox(label="Text", lines=12, interactive=False, elem_id="write-output")
     event = button.click(guarded(partial(write, store, limits=limits)),
-                         [model, prompt, temperature, length, top_p, seed], output, api_name="write")
+                         [model, prompt, temperature, length, top_p, seed], output, api_name="write",
+                         concurrency_limit=STREAMS_IN_FLIGHT if store.batching is not None else "default")
     stop.click(None, None, None, cancels=[event])
 
 
-def build(store: ModelStore, limits: Limits = DEFAULT) -> gr.Blocks:
-    with gr.Blocks(title="onnxkit — Write") as demo:
-        gr.Markdown("## Write\nA small character-level recurrent network continues your prompt, one character at a time.")
-        render(store, limits)
-    return demo
-
+build = one_tab_app("Write", "## Write\nA small character-level recurrent network continues your prompt, one character at a time.", render)
 
 if __name__ == "__main__":
-    from apps.serve import main
-
-    raise SystemExit(main(build, description="onnxkit Write demo"))
+    raise SystemExit(serve_demo(build, "onnxkit Write demo"))

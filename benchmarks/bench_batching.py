@@ -1,14 +1,12 @@
 """Dynamic batching under concurrent users: requests/s of the demo with and without, in one run.
 
-Starts the combined demo on free 127.0.0.1 ports in three configurations and, round after round,
+Starts the combined demo on free 127.0.0.1 ports in two configurations and, round after round,
 sends each the same burst (``--requests`` requests from ``--clients`` concurrent gradio_clients,
 cycling over Generate, Classify and Face match, the events whose models are batched), the
 configurations taking turns so that a busy spell of the shared machine hits them alike:
 
-* ``batched``: the shipped default (merged runs of up to 32 rows, 16 requests in flight per event);
-* ``unbatched``: ``--batch-size 1`` with the unbatched default of 2 requests per event;
-* ``unbatched-16``: ``--batch-size 1 --concurrency 16``: as many requests in flight as ``batched``
-  but each with its own onnxruntime run, to separate the merging from the concurrency.
+* ``batched``: the shipped default (merged runs of up to 32 rows, 2 requests in flight per event);
+* ``unbatched``: ``--batch-size 1``: as many requests in flight, each with its own onnxruntime run.
 
 Prints requests/s per round and configuration, the medians, and batched / unbatched ratios.
 Every request must succeed (exit 1 otherwise).
@@ -39,7 +37,6 @@ from together import run_together  # noqa: E402
 CONFIGS = {
     "batched": [],
     "unbatched": ["--batch-size", "1"],
-    "unbatched-16": ["--batch-size", "1", "--concurrency", "16"],
 }
 BATCHED_ENDPOINTS = ("/generate", "/classify", "/match")
 
@@ -148,8 +145,7 @@ def main() -> int:
     medians = {name: statistics.median(values) for name, values in rates.items()}
     print(f"median requests/s at {args.clients} clients over {args.rounds} rounds of {args.requests} "
           f"({', '.join(plans)}): " + ", ".join(f"{n} {m:.2f}" for n, m in medians.items()))
-    print(f"batched / unbatched: {medians['batched'] / medians['unbatched']:.2f}x; "
-          f"batched / unbatched-16: {medians['batched'] / medians['unbatched-16']:.2f}x")
+    print(f"batched / unbatched: {medians['batched'] / medians['unbatched']:.2f}x")
     return 1 if failures else 0
 
 

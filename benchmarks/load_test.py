@@ -12,6 +12,7 @@ request failed.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -71,7 +72,10 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
 
 
-def burst(port: int, plans: dict[str, list], total: int, clients: int) -> list[tuple[str, float, str]]:
+def burst(port: int, plans: dict[str, list], total: int, clients: int,
+          timeout: float | None = None) -> list[tuple[str, float, str]]:
+    """Run the jobs; (endpoint, seconds, error or ""). ``timeout``: seconds each client waits for an
+    upload, a download or a reply (None: gradio_client's own default, 5 s for uploads)."""
     from gradio_client import Client
 
     endpoints = list(plans)
@@ -81,7 +85,8 @@ def burst(port: int, plans: dict[str, list], total: int, clients: int) -> list[t
     start_gate = threading.Barrier(clients)
 
     def worker(index: int) -> None:
-        client = Client(f"http://{local_server.LOOPBACK}:{port}/", verbose=False)
+        client = Client(f"http://{local_server.LOOPBACK}:{port}/", verbose=False,
+                        httpx_kwargs=None if timeout is None else {"timeout": timeout})
         start_gate.wait()
         for job in jobs[index::clients]:
             began = time.perf_counter()
@@ -107,6 +112,9 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=10)
     parser.add_argument("--exported", type=Path, default=local_server.ROOT / "exported")
     parser.add_argument("--port", type=int, default=None, help="use an app already serving on 127.0.0.1:PORT")
+    parser.add_argument("--timeout", type=float, default=None,
+                        help="seconds a client waits for an upload/download/reply (default: gradio_client's, "
+                             "5 s for uploads; a browser waits far longer)")
     args = parser.parse_args()
     if not 1 <= args.clients <= 64 or not 1 <= args.requests <= 1000:
         parser.error("keep the burst bounded: 1-64 clients, 1-1000 requests")
@@ -122,14 +130,16 @@ def main() -> int:
             local_server.wait_ready(process, port, log_path=log)
         try:
             began = time.perf_counter()
-            results = burst(port, plans, args.requests, args.clients)
+            results = burst(port, plans, args.requests, args.clients, args.timeout)
             wall = time.perf_counter() - began
         finally:
             if process is not None:
                 local_server.stop(process)
     ok = [r for r in results if not r[2]]
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    waits = "gradio_client's default timeouts" if args.timeout is None else f"{args.timeout:g} s client timeout"
     print(f"{len(ok)}/{len(results)} requests succeeded from {args.clients} clients in {wall:.1f} s "
-          f"({len(results) / wall:.1f} req/s)")
+          f"({len(results) / wall:.1f} req/s; {waits}; load average {load:.1f})")
     latencies = [r[1] for r in ok]
     if latencies:
         print(f"latency all: p50 {percentile(latencies, 50):.2f} s, p95 {percentile(latencies, 95):.2f} s, "

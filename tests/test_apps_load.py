@@ -136,13 +136,13 @@ def test_overload_is_refused_with_queue_is_full_never_cut_off(tmp_path):
 
 
 def test_the_demo_batches_by_default_and_can_be_told_not_to(capsys):
-    from apps.serve import BATCHED_CONCURRENCY, DEFAULT_CONCURRENCY, parse_args
+    from apps.serve import DEFAULT_CONCURRENCY, parse_args
 
     batched = parse_args([], "demo")
-    assert batched.batching.max_batch == 32 and batched.concurrency == BATCHED_CONCURRENCY
-    plain = parse_args(["--batch-size", "1"], "demo")
+    assert batched.batching.max_batch == 32 and batched.concurrency == DEFAULT_CONCURRENCY
+    plain = parse_args(["--batch-size", "1", "--batch-wait-ms", "5"], "demo")
     assert plain.batching is None and plain.concurrency == DEFAULT_CONCURRENCY
-    assert parse_args(["--batch-size", "1", "--concurrency", "5"], "demo").concurrency == 5
+    assert parse_args(["--batch-wait-ms", "5", "--concurrency", "5"], "demo").batching.max_wait_s == 0.005
     with pytest.raises(SystemExit):
         parse_args(["--batch-size", "0"], "demo")
     assert "--batch-size must be at least 1" in capsys.readouterr().err

@@ -76,3 +76,10 @@ def test_the_queue_is_bounded(tmp_path):
     demo = queue(app.build(ModelStore(ROOT / "exported")))
     assert demo._queue.max_size == DEFAULT_QUEUE_SIZE and demo._queue.default_concurrency_limit == DEFAULT_CONCURRENCY
     assert {fn.concurrency_limit for fn in demo.fns.values()} == {"default"}  # no event escapes the limit
+    # With batching, only Write (whose streams share one step call and mostly wait) runs more at once.
+    from apps.serve import batch_policy
+    from apps.write import STREAMS_IN_FLIGHT
+
+    batched = queue(app.build(ModelStore(ROOT / "exported", batching=batch_policy())))
+    limits = {fn.api_name: fn.concurrency_limit for fn in batched.fns.values()}
+    assert set(limits.values()) == {"default", STREAMS_IN_FLIGHT} and limits["write"] == STREAMS_IN_FLIGHT

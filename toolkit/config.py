@@ -17,6 +17,32 @@ from typing import Any
 from toolkit.errors import ConfigError
 
 
+@dataclasses.dataclass
+class TrainingConfig:
+    """The training fields every model has, typed once: a model's config dataclass extends it and
+    redeclares a field only to change its default (``epochs: int = field(default=60, ...)``).
+
+    The training driver and the data request read these as attributes (see :func:`training_fields`
+    for configs that predate this base).
+    """
+
+    epochs: int = dataclasses.field(default=10, metadata={"help": "epochs to train", "min": 1})
+    batch_size: int = dataclasses.field(default=32, metadata={"help": "examples per step", "min": 1})
+    learning_rate: float = dataclasses.field(default=1e-3, metadata={"help": "optimizer learning rate", "min": 0.0})
+    limit: int | None = dataclasses.field(
+        default=None, metadata={"help": "use at most this many training examples (tiny runs)", "min": 1})
+    seed: int = dataclasses.field(default=0, metadata={"help": "random seed of the data order and the weights"})
+
+
+def training_fields(config: Any) -> TrainingConfig:
+    """``config`` as the typed training fields: itself when it extends :class:`TrainingConfig`;
+    for a plugin config that does not (yet), the fields it has, the base defaults for the rest."""
+    if isinstance(config, TrainingConfig):
+        return config
+    names = [f.name for f in dataclasses.fields(TrainingConfig)]
+    return TrainingConfig(**{n: getattr(config, n) for n in names if hasattr(config, n)})
+
+
 def parse_assignments(items: Iterable[str]) -> dict[str, str]:
     """Turn ``["a=1", "b=x"]`` into ``{"a": "1", "b": "x"}``; a malformed item is a ConfigError."""
     result: dict[str, str] = {}

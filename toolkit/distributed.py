@@ -89,8 +89,10 @@ def _check_workers(workers: int) -> None:
 
 def _run_workers(run_dir: Path, workers: int, initial_epoch: int, epochs: int, address: str | None) -> None:
     """Start (or join) Ray, run :func:`worker_loop` on ``workers`` workers, stop what was started."""
-    from toolkit.serve.loopback import init_local_ray
+    from toolkit.serve.loopback import init_local_ray, set_local_environment
 
+    if address is None:
+        set_local_environment()  # before the first `import ray`: Ray reads it at import
     import ray
 
     owned = not ray.is_initialized()  # a caller that started Ray itself keeps it (tests run several jobs)
@@ -164,7 +166,9 @@ def worker_loop(loop_config: dict[str, Any]) -> None:
         loop.prime()
         training.load_checkpoint(model, run_dir)
     loop.distinct_randomness()
-    guard = training.CheckpointAndNaNGuard(run_dir, initial_epoch, write=rank == 0)
+    from toolkit.callbacks import CheckpointAndNaNGuard
+
+    guard = CheckpointAndNaNGuard(run_dir, initial_epoch, write=rank == 0)
     # The plugin's callbacks run on every worker (one may change the learning rate: all must), but
     # only worker 0 writes into the run; the others write into a scratch folder (Keras' own rule
     # for multi-worker callbacks).

@@ -140,18 +140,10 @@ class Registry:
 
     # -- lookup -----------------------------------------------------------------------------------
     def model(self, name: str) -> ModelSpec:
-        try:
-            return self.models[name]
-        except KeyError:
-            known = ", ".join(sorted(self.models)) or "none"
-            raise UnknownNameError(f"unknown model {name!r}; known models: {known}") from None
+        return _lookup(self.models, name, "model")
 
     def dataset(self, name: str) -> DatasetSpec:
-        try:
-            return self.datasets[name]
-        except KeyError:
-            known = ", ".join(sorted(self.datasets)) or "none"
-            raise UnknownNameError(f"unknown dataset {name!r}; known datasets: {known}") from None
+        return _lookup(self.datasets, name, "dataset")
 
     def resolve_data(self, data: str, kind: str | None) -> tuple[DatasetSpec, str | None]:
         """Resolve ``--data`` as ``NAME``, ``NAME:PATH`` or a bare ``PATH`` to (spec, source)."""
@@ -177,6 +169,12 @@ class Registry:
         if kind is not None and spec.kind != kind:
             raise DatasetError(f"dataset {spec.name!r} holds {spec.kind}, but this model trains on {kind}")
         return spec, src
+
+
+def _lookup(table: dict[str, Any], name: str, what: str) -> Any:
+    if name in table:
+        return table[name]
+    raise UnknownNameError(f"unknown {what} {name!r}; known {what}s: {', '.join(sorted(table)) or 'none'}")
 
 
 def _entry_points() -> list[importlib.metadata.EntryPoint]:

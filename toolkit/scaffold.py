@@ -47,6 +47,7 @@ from typing import Any
 
 import numpy as np
 
+from toolkit.config import TrainingConfig
 from toolkit.errors import DatasetError
 from toolkit.hookspecs import hookimpl
 from toolkit.spec import DataRequest, Dataset, DatasetSpec, ExportSpec, FitData, ModelSpec
@@ -69,12 +70,12 @@ def load_points(source: str | None, request: DataRequest) -> Dataset:
 
 
 @dataclass
-class Config:
+class Config(TrainingConfig):
+    """Epochs, batch size, learning rate, limit and seed come from TrainingConfig; change defaults here."""
+
     hidden: int = field(default=16, metadata={"help": "hidden units", "min": 1})
     learning_rate: float = field(default=0.01, metadata={"min": 0.0})
     epochs: int = 3
-    batch_size: int = 32
-    seed: int = 0
 
 
 class Model(ModelSpec):

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from toolkit.config import training_fields
 from toolkit.tensors import TensorInfo
 
 
@@ -129,13 +130,20 @@ class ModelSpec:
     #: Dataset kind this model trains on ("images", "text", or None for models that train on nothing).
     data_kind: ClassVar[str | None] = "images"
     default_data: ClassVar[str | None] = None
+    #: Image side and channels the data is resized to when the config has no such fields (None: as stored).
+    image_size: ClassVar[int | None] = None
+    channels: ClassVar[int | None] = None
     #: Filled in by the plugin manager: the plugin (entry point name) that registered this spec.
     plugin: str = ""
     plugin_version: str = ""
 
     # -- training ---------------------------------------------------------------------------------
     def data_request(self, config: Any) -> DataRequest:
-        return DataRequest(seed=getattr(config, "seed", 0), limit=getattr(config, "limit", None))
+        """Seed and limit from the training fields; image size and channels from the config's
+        ``image_size`` / ``channels`` fields where it has them, else this class's."""
+        fields = training_fields(config)
+        return DataRequest(image_size=getattr(config, "image_size", self.image_size),
+                           channels=getattr(config, "channels", self.channels), seed=fields.seed, limit=fields.limit)
 
     def describe_data(self, config: Any, data: Dataset | None) -> dict[str, Any]:
         """Facts about the data the model needs to be rebuilt and exported (labels, vocabulary…)."""

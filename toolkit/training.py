@@ -17,8 +17,6 @@ be resumed or exported.
 from __future__ import annotations
 
 import json
-import math
-import os
 import secrets
 import shutil
 import sys
@@ -28,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from toolkit.config import build_config, config_to_json
+from toolkit.config import build_config, config_to_json, training_fields
 from toolkit.errors import ConfigError, TrainingError
 from toolkit.fsutil import atomic_write_json
 from toolkit.registry import Registry, get_registry
@@ -85,10 +83,11 @@ def new_run(model_name: str, *, data: str | None = None, overrides: dict[str, st
     if seed is not None:
         overrides.setdefault("seed", str(seed))
     config = build_config(spec.config_class, overrides)
-    total_epochs = epochs if epochs is not None else getattr(config, "epochs", 1)
+    fields = training_fields(config)
+    total_epochs = epochs if epochs is not None else fields.epochs
     if total_epochs < 1:
         raise ConfigError(f"--epochs must be at least 1, got {total_epochs}")
-    run_seed = int(getattr(config, "seed", seed or 0))
+    run_seed = int(fields.seed)
     seed_everything(run_seed)
     dataset, data_name = load_data(registry, spec, data, config)
     data_info = spec.describe_data(config, dataset)
@@ -270,6 +269,8 @@ def _fit(spec: ModelSpec, model: Any, config: Any, dataset: Dataset | None, data
          run_dir: Path, initial_epoch: int, epochs: int, verbose: int | str, fit: Any = None) -> RunResult:
     keras = import_keras()
     fit = fit or spec.fit_data(config, dataset, data_info)
+    from toolkit.callbacks import CheckpointAndNaNGuard
+
     guard = CheckpointAndNaNGuard(run_dir, initial_epoch)
     callbacks = [guard, *spec.callbacks(model, config, data_info, run_dir)]
     if verbose == "auto":
@@ -313,78 +314,3 @@ def finish_run(spec: ModelSpec, model: Any, config: Any, dataset: Dataset | None
 def is_tf_dataset(x: Any) -> bool:
     """A ``tf.data.Dataset`` (numpy arrays also have ``take``, so check the type, not the method)."""
     return hasattr(x, "take") and hasattr(x, "element_spec")
-
-
-class CheckpointAndNaNGuard:
-    """Saves a checkpoint after every clean epoch and stops at the first non-finite loss.
-
-    Written as a duck-typed Keras callback so this module imports without TensorFlow. With
-    ``write=False`` (the other workers of a distributed run) it only decides, writing nothing.
-    """
-
-    def __init__(self, run_dir: Path, initial_epoch: int, write: bool = True) -> None:
-        self.run_dir = run_dir
-        self.write = write
-        self.epochs_done = initial_epoch
-        self.nan_detail: str | None = None
-        history_path = run_dir / "history.json"
-        self.history: dict[str, list[float]] = (
-            json.loads(history_path.read_text()) if history_path.is_file() else {}
-        )
-        self.model: Any = None
-        self.params: dict[str, Any] = {}
-
-    # Keras callback protocol -------------------------------------------------------------------
-    def set_model(self, model: Any) -> None:
-        self.model = model
-
-    def set_params(self, params: dict[str, Any]) -> None:
-        self.params = params
-
-    def _check(self, logs: dict[str, Any] | None, where: str) -> bool:
-        for key, value in (logs or {}).items():
-            try:
-                number = float(value)
-            except (TypeError, ValueError):
-                continue
-            if not math.isfinite(number):
-                self.nan_detail = f"{key} became {number} at {where}"
-                self.model.stop_training = True
-                return False
-        return True
-
-    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
-        if self.nan_detail is None:
-            self._check(logs, f"epoch {self.epochs_done + 1}, batch {batch + 1}")
-
-    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        if self.nan_detail is not None or not self._check(logs, f"the end of epoch {epoch + 1}"):
-            return
-        if not _weights_finite(self.model):
-            self.nan_detail = f"the weights became non-finite in epoch {epoch + 1}"
-            self.model.stop_training = True
-            return
-        for key, value in (logs or {}).items():
-            try:
-                self.history.setdefault(key, []).append(float(value))
-            except (TypeError, ValueError):
-                pass
-        self.epochs_done = epoch + 1
-        if not self.write:
-            return
-        tmp = self.run_dir / ".checkpoint.tmp.keras"
-        self.model.save(str(tmp))
-        os.replace(tmp, self.run_dir / CHECKPOINT)
-        atomic_write_json(self.run_dir / "history.json", self.history)
-        write_state(self.run_dir, self.epochs_done, "running")
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("on_"):
-            return lambda *args, **kwargs: None
-        raise AttributeError(name)
-
-
-def _weights_finite(model: Any) -> bool:
-    import numpy as np
-
-    return all(np.isfinite(np.asarray(w)).all() for w in model.get_weights())

@@ -12,8 +12,9 @@ from typing import Any
 
 import numpy as np
 
+from toolkit.config import TrainingConfig
 from toolkit.hookspecs import hookimpl
-from toolkit.spec import DataRequest, Dataset, ExportSpec, FitData, ModelSpec
+from toolkit.spec import Dataset, ExportSpec, FitData, ModelSpec
 from toolkit.tensors import TensorInfo
 
 PREPROCESSING = ("grey image, float32 in [0, 1], white digit on black centred in a 20/28 box "
@@ -21,16 +22,13 @@ PREPROCESSING = ("grey image, float32 in [0, 1], white digit on black centred in
 
 
 @dataclass
-class AutoencoderConfig:
+class AutoencoderConfig(TrainingConfig):
     image_size: int = field(default=28, metadata={"help": "input side in pixels", "min": 8, "max": 64})
     hidden: tuple[int, ...] = field(default=(128, 64), metadata={"help": "encoder hidden layers (decoder mirrors)",
                                                                  "min": 1})
     latent_dim: int = field(default=32, metadata={"help": "code size", "min": 1})
     learning_rate: float = field(default=2e-3, metadata={"min": 0.0})
     epochs: int = field(default=150, metadata={"min": 1})
-    batch_size: int = field(default=32, metadata={"min": 1})
-    limit: int | None = field(default=None, metadata={"help": "use at most this many training images"})
-    seed: int = 0
 
 
 class DenseAutoencoder(ModelSpec):
@@ -40,9 +38,7 @@ class DenseAutoencoder(ModelSpec):
     config_class = AutoencoderConfig
     data_kind = "images"
     default_data = "mnist-5k"
-
-    def data_request(self, config: AutoencoderConfig) -> DataRequest:
-        return DataRequest(image_size=config.image_size, channels=1, seed=config.seed, limit=config.limit)
+    channels = 1
 
     def build(self, config: AutoencoderConfig, data_info: dict[str, Any]) -> Any:
         from toolkit.tf_setup import import_keras

@@ -12,9 +12,10 @@ from typing import Any
 
 import numpy as np
 
+from toolkit.config import TrainingConfig
 from toolkit.errors import DatasetError, ExportError
 from toolkit.hookspecs import hookimpl
-from toolkit.spec import DataRequest, Dataset, ExportSpec, FitData, ModelSpec
+from toolkit.spec import Dataset, ExportSpec, FitData, ModelSpec
 from toolkit.tensors import TensorInfo
 
 from plugins.char_rnn.vocab import UNKNOWN_INDEX, build_vocabulary, encode, vocabulary_facts
@@ -29,7 +30,7 @@ INT8_STEP = "step_int8.onnx"
 
 
 @dataclass
-class CharRNNConfig:
+class CharRNNConfig(TrainingConfig):
     embedding_dim: int = field(default=256, metadata={"help": "embedding size (reference 256)", "min": 1, "max": 4096})
     units: int = field(default=1024, metadata={"help": "GRU units per layer (reference 1024)", "min": 1, "max": 8192})
     layers: int = field(default=1, metadata={"help": "stacked GRU layers", "min": 1, "max": 8})
@@ -37,7 +38,6 @@ class CharRNNConfig:
     batch_size: int = field(default=64, metadata={"min": 1, "max": 4096})
     learning_rate: float = field(default=2e-3, metadata={"help": "Adam learning rate", "min": 0.0})
     clipnorm: float = field(default=1.0, metadata={"help": "gradient norm clip (0 = off)", "min": 0.0})
-    epochs: int = field(default=10, metadata={"min": 1})
     min_count: int = field(default=2, metadata={
         "help": "characters seen fewer times in the training text map to the unknown token", "min": 1})
     export_prime: bool = field(default=True, metadata={
@@ -48,7 +48,6 @@ class CharRNNConfig:
                 "Measured: 2-7x faster steps at the reference size, 1.4-1.6x for small models, bpc unchanged"})
     unknown: str = field(default="replace", metadata={
         "help": "runtime policy for prompt characters outside the vocabulary", "choices": ("replace", "error")})
-    seed: int = 0
     limit: int | None = field(default=None, metadata={"help": "keep at most this many training characters", "min": 2})
 
 
@@ -61,9 +60,6 @@ class CharRNN(ModelSpec):
     default_data = "pydoc"
 
     # -- training ---------------------------------------------------------------------------------
-    def data_request(self, config: CharRNNConfig) -> DataRequest:
-        return DataRequest(seed=config.seed, limit=config.limit)
-
     def describe_data(self, config: CharRNNConfig, data: Dataset | None) -> dict[str, Any]:
         assert data is not None
         if len(data.x_train) < config.seq_length + 1:

@@ -13,8 +13,9 @@ from typing import Any
 
 import numpy as np
 
+from toolkit.config import TrainingConfig
 from toolkit.hookspecs import hookimpl
-from toolkit.spec import DataRequest, Dataset, ExportSpec, FitData, ModelSpec
+from toolkit.spec import Dataset, ExportSpec, FitData, ModelSpec
 from toolkit.tensors import TensorInfo
 
 PREPROCESSING = ("grey image, 28x28, float32 in [0, 1], white digit on black centred in a 20x20 box "
@@ -22,7 +23,7 @@ PREPROCESSING = ("grey image, 28x28, float32 in [0, 1], white digit on black cen
 
 
 @dataclass
-class ClassifierConfig:
+class ClassifierConfig(TrainingConfig):
     image_size: int = field(default=28, metadata={"help": "input side in pixels", "min": 16, "max": 64})
     filters: tuple[int, ...] = field(default=(32, 64), metadata={"help": "conv filters per block", "min": 1})
     features: int = field(default=128, metadata={"help": "size of the penultimate (features) layer", "min": 2})
@@ -32,9 +33,6 @@ class ClassifierConfig:
                                                      "max": 0.3})
     learning_rate: float = field(default=2e-3, metadata={"min": 0.0})
     epochs: int = field(default=30, metadata={"min": 1})
-    batch_size: int = field(default=32, metadata={"min": 1})
-    limit: int | None = field(default=None, metadata={"help": "use at most this many training images"})
-    seed: int = 0
 
 
 class DigitClassifier(ModelSpec):
@@ -44,9 +42,7 @@ class DigitClassifier(ModelSpec):
     config_class = ClassifierConfig
     data_kind = "images"
     default_data = "mnist-5k"
-
-    def data_request(self, config: ClassifierConfig) -> DataRequest:
-        return DataRequest(image_size=config.image_size, channels=1, seed=config.seed, limit=config.limit)
+    channels = 1
 
     def describe_data(self, config: ClassifierConfig, data: Dataset | None) -> dict[str, Any]:
         assert data is not None

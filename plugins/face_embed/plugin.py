@@ -19,8 +19,9 @@ from typing import Any
 import numpy as np
 
 from toolkit.errors import ConfigError, TrainingError
+from toolkit.config import TrainingConfig
 from toolkit.hookspecs import hookimpl
-from toolkit.spec import DataRequest, Dataset, ExportSpec, FitData, ModelSpec
+from toolkit.spec import Dataset, ExportSpec, FitData, ModelSpec
 from toolkit.tensors import TensorInfo
 
 SIZE = 112
@@ -28,7 +29,7 @@ EMBEDDING_LAYERS = ("gdc_dw", "gdc_bn", "embedding_conv", "embedding_bn")
 
 
 @dataclass
-class FaceEmbedConfig:
+class FaceEmbedConfig(TrainingConfig):
     embedding_dim: int = field(default=128, metadata={"help": "embedding size", "min": 8, "max": 1024})
     width: int = field(default=16, metadata={"help": "channel width multiplier of the network", "min": 4, "max": 64})
     margin: float = field(default=0.3, metadata={"help": "ArcFace additive angular margin (radians)", "min": 0.0, "max": 1.0})
@@ -39,32 +40,6 @@ class FaceEmbedConfig:
     base: str = field(default="", metadata={"help": "embedder.keras of an earlier run to fine-tune (transfer learning)"})
     freeze_base: bool = field(default=False, metadata={"help": "with base: train only the embedding layers"})
     limit: int | None = field(default=None, metadata={"help": "keep at most this many identities (tiny tests)"})
-    seed: int = 0
-
-
-class SaveEmbedder:
-    """Keras callback: write ``embedder.keras`` (a plain functional model) beside each checkpoint,
-    so a later run can fine-tune from it with ``--set base=...``."""
-
-    def __init__(self, run_dir: Path) -> None:
-        self.run_dir = run_dir
-        self.model: Any = None
-
-    def set_model(self, model: Any) -> None:
-        self.model = model
-
-    def set_params(self, params: Any) -> None:
-        pass
-
-    def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
-        tmp = self.run_dir / ".embedder.tmp.keras"
-        self.model.embedder.save(str(tmp))
-        os.replace(tmp, self.run_dir / "embedder.keras")
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("on_"):
-            return lambda *args, **kwargs: None
-        raise AttributeError(name)
 
 
 class FaceEmbed(ModelSpec):
@@ -74,9 +49,7 @@ class FaceEmbed(ModelSpec):
     config_class = FaceEmbedConfig
     data_kind = "images"
     default_data = "lfw-subset"
-
-    def data_request(self, config: FaceEmbedConfig) -> DataRequest:
-        return DataRequest(image_size=SIZE, channels=3, seed=config.seed, limit=config.limit)
+    image_size, channels = SIZE, 3
 
     def describe_data(self, config: FaceEmbedConfig, data: Dataset | None) -> dict[str, Any]:
         assert data is not None
@@ -134,7 +107,16 @@ class FaceEmbed(ModelSpec):
         return FitData(x=data.x_train, y=data.y_train, validation=validation, batch_size=config.batch_size)
 
     def callbacks(self, model: Any, config: FaceEmbedConfig, data_info: dict[str, Any], run_dir: Path) -> list[Any]:
-        return [SaveEmbedder(run_dir)]
+        """After each epoch write ``embedder.keras`` (a plain functional model) beside the checkpoint,
+        so a later run can fine-tune from it with ``--set base=...``."""
+        from toolkit.tf_setup import import_keras
+
+        def save_embedder(epoch: int, logs: Any = None) -> None:
+            tmp = run_dir / ".embedder.tmp.keras"
+            model.embedder.save(str(tmp))
+            os.replace(tmp, run_dir / "embedder.keras")
+
+        return [import_keras().callbacks.LambdaCallback(on_epoch_end=save_embedder)]
 
     def evaluate(self, model: Any, config: FaceEmbedConfig, data: Dataset | None, data_info: dict[str, Any]) -> dict[str, Any]:
         """Verification on the held-out views: same/different pairs, 10-fold accuracy at the best threshold."""

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from toolkit.config import TrainingConfig
 from toolkit.hookspecs import hookimpl
 from toolkit.spec import Dataset, ExportSpec, FitData, ModelSpec
 from toolkit.tensors import TensorInfo
@@ -24,11 +25,10 @@ PIXEL_RANGE = (-1.0, 1.0)
 
 
 @dataclass
-class MTCNNConfig:
+class MTCNNConfig(TrainingConfig):
     weights_dir: str = field(default="", metadata={
         "help": "folder with pnet.lz4, rnet.lz4, onet.lz4 (default: the installed mtcnn package's assets)"})
     epochs: int = field(default=1, metadata={"help": "ignored beyond 1: loading weights takes one step", "min": 1})
-    seed: int = 0
 
 
 def _wrapper_class() -> type:

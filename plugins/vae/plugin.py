@@ -14,8 +14,9 @@ from typing import Any
 
 import numpy as np
 
+from toolkit.config import TrainingConfig
 from toolkit.hookspecs import hookimpl
-from toolkit.spec import DataRequest, Dataset, ExportSpec, FitData, ModelSpec
+from toolkit.spec import Dataset, ExportSpec, FitData, ModelSpec
 from toolkit.tensors import TensorInfo
 
 PREPROCESSING = ("grey image, 28x28, float32 in [0, 1], white digit on black centred in a 20x20 box "
@@ -23,17 +24,13 @@ PREPROCESSING = ("grey image, 28x28, float32 in [0, 1], white digit on black cen
 
 
 @dataclass
-class VAEConfig:
+class VAEConfig(TrainingConfig):
     latent_dim: int = field(default=8, metadata={"help": "latent size", "min": 1, "max": 256})
     filters: tuple[int, ...] = field(default=(32, 64), metadata={"help": "conv filters (two stride-2 blocks)",
                                                                  "min": 1})
     dense: int = field(default=128, metadata={"help": "dense layer before mu/logvar", "min": 1})
     beta: float = field(default=1.0, metadata={"help": "weight of the KL term", "min": 0.0})
-    learning_rate: float = field(default=1e-3, metadata={"min": 0.0})
     epochs: int = field(default=60, metadata={"min": 1})
-    batch_size: int = field(default=32, metadata={"min": 1})
-    limit: int | None = field(default=None, metadata={"help": "use at most this many training images"})
-    seed: int = 0
 
     def __post_init__(self) -> None:
         if len(self.filters) != 2:
@@ -131,9 +128,8 @@ class ConvVAE(ModelSpec):
     config_class = VAEConfig
     data_kind = "images"
     default_data = "mnist-5k"
+    image_size, channels = 28, 1
 
-    def data_request(self, config: VAEConfig) -> DataRequest:
-        return DataRequest(image_size=28, channels=1, seed=config.seed, limit=config.limit)
 
     def build(self, config: VAEConfig, data_info: dict[str, Any]) -> Any:
         return build_vae(config)

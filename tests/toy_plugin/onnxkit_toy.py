@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from toolkit.config import TrainingConfig
 from toolkit.errors import DatasetError
 from toolkit.hookspecs import hookimpl
 from toolkit.spec import (
@@ -40,16 +41,14 @@ def load_blobs(source: str | None, request: DataRequest) -> Dataset:
 
 
 @dataclass
-class ToyConfig:
+class ToyConfig(TrainingConfig):
     hidden: int = field(default=8, metadata={"help": "hidden units", "min": 1, "max": 512})
     activation: str = field(default="relu", metadata={"choices": ("relu", "tanh")})
     learning_rate: float = field(default=0.01, metadata={"min": 0.0})
     epochs: int = 2
-    batch_size: int = 32
-    seed: int = 0
     explode_at_epoch: int = field(default=0, metadata={"help": "1-based epoch whose learning rate blows up (NaN test)"})
     optimizer: str = field(default="adam", metadata={"choices": ("adam", "sgd")})
-    custom_step: bool = field(default=False, metadata={"help": "train with a keras-io style train_step and a Loss object"})
+    custom_step: bool = field(default=False, metadata={"help": "train with a keras-io style train_step (loss: half a Loss object, half tf.reduce_mean)"})
 
 
 def _custom_step_model(keras: Any) -> type:

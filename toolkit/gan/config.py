@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from toolkit.config import TrainingConfig
+
 
 @dataclass
-class GANConfig:
-    """What every GAN needs; plugins subclass it to add their own knobs."""
+class GANConfig(TrainingConfig):
+    """What every GAN needs (beyond :class:`TrainingConfig`); plugins subclass it to add their own knobs."""
 
     latent_dim: int = field(default=100, metadata={"help": "size of the latent vector z", "min": 2, "max": 1024})
     image_size: int = field(default=28, metadata={"help": "image side in pixels (the data is resized to it)",
@@ -18,9 +20,6 @@ class GANConfig:
     beta_1: float = field(default=0.5, metadata={"help": "Adam beta_1 (DCGAN paper: 0.5)", "min": 0.0, "max": 1.0})
     batch_size: int = field(default=64, metadata={"min": 1})
     epochs: int = field(default=20, metadata={"min": 1})
-    seed: int = 0
-    limit: int | None = field(default=None, metadata={"help": "train on at most this many images (tiny tests)",
-                                                      "min": 1})
     ema: float = field(default=0.0, metadata={
         "help": "keep an exponential moving average of the generator weights with this decay (e.g. 0.999) and "
                 "sample/export it; 0 = off", "min": 0.0, "max": 0.99999})

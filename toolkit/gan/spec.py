@@ -18,7 +18,7 @@ from toolkit.errors import DatasetError, ExportError
 from toolkit.gan.config import GANConfig
 from toolkit.gan.diversity import diversity_ratio, mean_pairwise_distance
 from toolkit.images import make_grid, png_bytes
-from toolkit.spec import DataRequest, Dataset, ExportSpec, FitData, ModelSpec
+from toolkit.spec import Dataset, ExportSpec, FitData, ModelSpec
 from toolkit.tensors import TensorInfo
 from toolkit.tf_setup import import_keras
 
@@ -49,10 +49,6 @@ class GANSpec(ModelSpec):
         raise NotImplementedError
 
     # -- data -----------------------------------------------------------------------------------------
-    def data_request(self, config: GANConfig) -> DataRequest:
-        return DataRequest(image_size=config.image_size, channels=config.channels, seed=config.seed,
-                           limit=config.limit)
-
     def describe_data(self, config: GANConfig, data: Dataset | None) -> dict[str, Any]:
         if data is None or data.kind != "images":
             raise DatasetError(f"{self.name} trains on images")

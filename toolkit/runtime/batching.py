@@ -1,11 +1,14 @@
 """Dynamic batching: concurrent calls of one model merged into one onnxruntime run.
 
 A server answering N users at once would otherwise make N small runs of the same model, each
-paying the per-call overhead and competing for the same cores. :class:`MicroBatcher` queues the
-calls; one worker thread takes every queued call whose inputs can be stacked (same input names,
-dtypes and shapes past the batch axis, same outputs asked for), up to ``max_batch`` rows, waiting
-at most ``max_wait_s`` for company after the first one, runs them as one batch and hands each
-caller its own rows back.
+paying the per-call overhead and competing for the same cores. :class:`MicroBatcher` runs one
+batch at a time: a call that finds the model idle runs at once in its own thread (after waiting at
+most ``max_wait_s`` for company), and calls that arrive meanwhile queue up. When a run ends, the
+oldest queued caller leads the next one: it takes every queued call whose inputs stack with its
+own (same input names, dtypes and shapes past the batch axis, same outputs asked for), up to
+``max_batch`` rows, runs them as one batch and hands each caller its own rows back. No thread of
+its own: a lone call costs no hand-over between threads, which on a busy machine is a wait for a
+core each time.
 
 Each caller's rows are computed from its inputs alone (models here are row-wise), so a result
 never depends on who else was in the batch. A failure of the merged run is retried call by call,
@@ -35,7 +38,7 @@ class BatchPolicy:
     batch waits at most ``max_wait_s`` for others to join it (0: only calls already queued)."""
 
     max_batch: int = 64
-    max_wait_s: float = 0.002
+    max_wait_s: float = 0.0
 
     def __post_init__(self) -> None:
         if isinstance(self.max_batch, bool) or not isinstance(self.max_batch, int) or self.max_batch < 1:
@@ -65,6 +68,8 @@ class _Call:
     rows: int
     key: tuple
     future: Future = field(default_factory=Future)
+    turn: threading.Event = field(default_factory=threading.Event)
+    leads: bool = False
 
 
 def _key(feeds: Mapping[str, np.ndarray], outputs: tuple[str, ...]) -> tuple:
@@ -74,7 +79,7 @@ def _key(feeds: Mapping[str, np.ndarray], outputs: tuple[str, ...]) -> tuple:
 
 class MicroBatcher:
     """Merge concurrent ``run(feeds, outputs)`` calls into one call of ``run_fn`` (see the module
-    docstring). Thread-safe; the worker thread starts on first use and sleeps when idle."""
+    docstring). Thread-safe; runs in its callers' threads."""
 
     def __init__(self, run_fn: RunFn, policy: BatchPolicy | None = None, *, name: str = "model") -> None:
         self.run_fn = run_fn
@@ -83,7 +88,7 @@ class MicroBatcher:
         self.stats = BatchStats()
         self._queue: deque[_Call] = deque()
         self._wakeup = threading.Condition()
-        self._worker: threading.Thread | None = None
+        self._running = False  # a caller is leading a run
 
     def run(self, feeds: Mapping[str, np.ndarray], outputs: Sequence[str]) -> dict[str, np.ndarray]:
         """Run ``feeds`` (every input with the same number of rows) as part of the next batch;
@@ -96,51 +101,60 @@ class MicroBatcher:
             raise InputError(f"{self.name}: inputs disagree on batch size ({sorted(rows)})")
         names = tuple(outputs)
         call = _Call(arrays, names, rows.pop(), _key(arrays, names))
-        if call.rows >= self.policy.max_batch:  # a full batch on its own: nothing to wait for
+        if call.rows >= self.policy.max_batch:  # a full batch on its own: nothing to merge
             return self._alone(call)
+        call.future.add_done_callback(lambda _: call.turn.set())
         with self._wakeup:
             self._queue.append(call)
-            if self._worker is None:
-                self._worker = threading.Thread(target=self._serve, name=f"batcher-{self.name}", daemon=True)
-                self._worker.start()
-            self._wakeup.notify()
+            self._wakeup.notify_all()
+            call.leads = not self._running
+            self._running = True
+        if call.leads:
+            self._await_company(call)
+        while not call.future.done():
+            if call.leads:
+                self._lead()
+            else:
+                call.turn.wait()  # this call's result, or its turn to lead the next run
+                call.turn.clear()
         return call.future.result()
 
-    # -- the worker ----------------------------------------------------------------------------
-    def _serve(self) -> None:
-        while True:
-            batch = self._next_batch()
-            try:
-                self._execute(batch)
-            except BaseException as exc:  # noqa: BLE001 - no caller may wait forever
-                for call in batch:
-                    if not call.future.done():
-                        call.future.set_exception(exc)
-
-    def _next_batch(self) -> list[_Call]:
-        """The oldest queued call and every queued call that stacks with it, up to max_batch rows,
-        after waiting up to max_wait_s (from the oldest call's arrival) for more to come."""
-        policy = self.policy
+    def _await_company(self, call: _Call) -> None:
+        """The first call after an idle spell waits up to max_wait_s for stackable calls."""
+        deadline = time.monotonic() + self.policy.max_wait_s
         with self._wakeup:
-            while not self._queue:
-                self._wakeup.wait()
-            key = self._queue[0].key
-            deadline = time.monotonic() + policy.max_wait_s
-            while sum(c.rows for c in self._queue if c.key == key) < policy.max_batch:
+            while sum(c.rows for c in self._queue if c.key == call.key) < self.policy.max_batch:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     break
                 self._wakeup.wait(left)
-            batch, rows, rest = [], 0, deque()
+
+    def _lead(self) -> None:
+        """Run the next batch (the oldest queued call, which is this one, and all that stack with
+        it), then pass the lead to the oldest call still queued, or go idle."""
+        with self._wakeup:
+            key, batch, rows, rest = self._queue[0].key, [], 0, deque()
             while self._queue:
-                call = self._queue.popleft()
-                if call.key == key and rows + call.rows <= policy.max_batch:
-                    batch.append(call)
-                    rows += call.rows
+                queued = self._queue.popleft()
+                if queued.key == key and rows + queued.rows <= self.policy.max_batch:
+                    batch.append(queued)
+                    rows += queued.rows
                 else:
-                    rest.append(call)
+                    rest.append(queued)
             self._queue.extendleft(reversed(rest))
-            return batch
+        try:
+            self._execute(batch)
+        except BaseException as exc:  # noqa: BLE001 - no caller may wait forever
+            for queued in batch:
+                if not queued.future.done():
+                    queued.future.set_exception(exc)
+        finally:
+            with self._wakeup:
+                if self._queue:
+                    self._queue[0].leads = True
+                    self._queue[0].turn.set()
+                else:
+                    self._running = False
 
     def _execute(self, batch: list[_Call]) -> None:
         if len(batch) == 1:

@@ -10,6 +10,19 @@ import numpy as np
 from toolkit.errors import InputError
 
 
+def as_vectors(values: object, dim: int, what: str, *, integers: bool = False) -> np.ndarray:
+    """One latent vector or a batch ``[N, dim]`` as float32 ``[N, dim]`` (z of a generator, codes of
+    an autoencoder); errors name ``what``. ``integers``: accept integer arrays too."""
+    array = np.asarray(values)
+    if array.ndim == 1:
+        array = array[None]
+    if array.ndim != 2 or array.shape[1] != dim:
+        raise InputError(f"{what} must have shape [N, {dim}], got {np.shape(values)}")
+    if array.dtype.kind not in ("fiu" if integers else "f"):
+        raise InputError(f"{what} must be {'numbers' if integers else 'floats'}, got dtype {array.dtype}")
+    return array.astype(np.float32, copy=False)
+
+
 def _check_pair(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     if a.shape != b.shape or a.ndim != 1:

@@ -98,14 +98,7 @@ def umeyama(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
 
 def alignment_transform(landmarks: np.ndarray, size: int = 112) -> np.ndarray:
     """2x3 matrix mapping image pixels to the ``size x size`` aligned crop."""
-    points = np.asarray(landmarks, np.float64)
-    if points.shape != (5, 2):
-        raise InputError(f"landmarks must be [5, 2] (x, y of eyes, nose, mouth corners), got shape {points.shape}")
-    if not np.isfinite(points).all():
-        raise InputError("landmarks contain NaN or infinity")
-    if size < 16:
-        raise InputError(f"aligned size must be at least 16 pixels, got {size}")
-    return umeyama(points, ARCFACE_TEMPLATE * (size / 112.0))
+    return umeyama(_checked_points(landmarks, size), ARCFACE_TEMPLATE * (size / 112.0))
 
 
 def align_face(image: Any, landmarks: np.ndarray, size: int = 112) -> np.ndarray:
@@ -164,6 +157,7 @@ def warp_like_dlib(rgb: np.ndarray, transform: np.ndarray, size: int) -> np.ndar
 
 
 def _checked_points(landmarks: np.ndarray, size: int) -> np.ndarray:
+    """MTCNN's five points as float64 ``[5, 2]``, or a clear error (and a sane output size)."""
     points = np.asarray(landmarks, np.float64)
     if points.shape != (5, 2):
         raise InputError(f"landmarks must be [5, 2] (x, y of eyes, nose, mouth corners), got shape {points.shape}")

@@ -72,14 +72,7 @@ class AutoEncoder(Pipeline):
         return self.prepare(image)
 
     def _codes(self, codes: Any) -> np.ndarray:
-        codes = np.asarray(codes)
-        if codes.ndim == 1:
-            codes = codes[None]
-        if codes.ndim != 2 or codes.shape[1] != self.latent_dim:
-            raise InputError(f"codes must have shape [N, {self.latent_dim}], got {codes.shape}")
-        if codes.dtype.kind != "f":
-            raise InputError(f"codes must be floats, got dtype {codes.dtype}")
-        return codes.astype(np.float32, copy=False)
+        return latent.as_vectors(codes, self.latent_dim, "codes")
 
     def _chunked(self, file: str, name: str, batch: np.ndarray) -> dict[str, np.ndarray]:
         return self.session(file).run_chunked({name: batch})

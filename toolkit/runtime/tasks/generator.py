@@ -63,14 +63,7 @@ class ImageGenerator(Pipeline):
         return np.clip(z, *self.z_range).astype(np.float32)
 
     def _check_z(self, z: Any) -> np.ndarray:
-        array = np.asarray(z)
-        if array.ndim == 1:
-            array = array[None]
-        if array.ndim != 2 or array.shape[1] != self.latent_dim:
-            raise InputError(f"z must have shape [N, {self.latent_dim}], got {np.shape(z)}")
-        if array.dtype.kind not in "fiu":
-            raise InputError(f"z must be numbers, got dtype {array.dtype}")
-        return array.astype(np.float32)
+        return latent.as_vectors(z, self.latent_dim, "z", integers=True)
 
     # -- labels ---------------------------------------------------------------------------------------
     def label_id(self, label: int | str) -> int:
