@@ -1,6 +1,6 @@
 """Characters per second of char-rnn generation, measured in one run on the same machine.
 
-    .venv/bin/python benchmarks/bench_char_rnn.py [--steps 1000] [--quant-export exported/char-rnn-pydoc]
+    .venv/bin/python benchmarks/bench_char_rnn.py [--steps 1000] [--quant-export exported/char-rnn-pydocs]
 
 At the reference size (embedding 256, one GRU of 1024 units, ~100 characters; random weights, as
 speed does not depend on their values) it times:

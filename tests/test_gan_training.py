@@ -181,3 +181,29 @@ def test_spectral_normalisation_exports_cleanly() -> None:
                                    [TensorInfo("logit", (None, 1)), TensorInfo("classes", (None, 3))]),
                         np.random.default_rng(1))
     assert converted.parity["max_abs_diff"] <= 1e-5
+
+
+def test_warm_start_copies_another_runs_generator_once(tmp_path: Path) -> None:
+    """init_generator starts a run from another GAN run's (EMA) generator; a later resume keeps
+    its own checkpoint; a mismatched network is a clear error."""
+    from toolkit.errors import ConfigError
+    from toolkit.registry import get_registry
+    from toolkit.training import load_checkpoint, open_run
+
+    source = train_tiny(tmp_path, "dcgan", ema="0.5")
+    result = training.train("began", data="digits", overrides={**TINY, "init_generator": str(source),
+                                                               "learning_rate": "0"},
+                            epochs=1, runs_root=tmp_path / "runs2", run_id="warm", verbose=0)
+
+    def generator_weights(run_dir: Path) -> list[np.ndarray]:
+        run = open_run(run_dir, get_registry())
+        model = run.spec.build(run.config, run.data_info)
+        load_checkpoint(model, run_dir)
+        return [np.asarray(w) for w in model.sampler.trainable_weights]
+
+    # learning rate 0: the trainable weights are still the source's (batch-norm statistics move)
+    for got, want in zip(generator_weights(result.run_dir), generator_weights(source), strict=True):
+        np.testing.assert_allclose(got, want, atol=1e-6)
+    with pytest.raises(ConfigError, match="does not have this run's generator shapes"):
+        training.train("ebgan", data="digits", overrides={**TINY, "filters": "4", "init_generator": str(source)},
+                       epochs=1, runs_root=tmp_path / "runs3", run_id="bad", verbose=0)

@@ -26,7 +26,7 @@ from toolkit.serve.codec import decode_inputs, to_b64  # noqa: E402
 pytestmark = pytest.mark.slow
 
 EXPORTED = ROOT / "exported"
-GENERATOR, TEXT = "dcgan-mnist", "char-rnn-pydoc"
+GENERATOR, TEXT = "dcgan-mnist", "char-rnn-pydocs"
 
 
 @pytest.fixture(scope="module")

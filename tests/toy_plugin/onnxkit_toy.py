@@ -48,7 +48,7 @@ class ToyConfig(TrainingConfig):
     epochs: int = 2
     explode_at_epoch: int = field(default=0, metadata={"help": "1-based epoch whose learning rate blows up (NaN test)"})
     optimizer: str = field(default="adam", metadata={"choices": ("adam", "sgd")})
-    custom_step: bool = field(default=False, metadata={"help": "train with a keras-io style train_step and a Loss object"})
+    custom_step: bool = field(default=False, metadata={"help": "train with a keras-io style train_step (loss: half a Loss object, half tf.reduce_mean)"})
 
 
 def _custom_step_model(keras: Any) -> type:

@@ -23,6 +23,9 @@ class GANConfig(TrainingConfig):
     ema: float = field(default=0.0, metadata={
         "help": "keep an exponential moving average of the generator weights with this decay (e.g. 0.999) and "
                 "sample/export it; 0 = off", "min": 0.0, "max": 0.99999})
+    init_generator: str = field(default="", metadata={
+        "help": "run directory of a GAN run with the same generator network: its generator weights start this "
+                "run (warm start; EBGAN/BEGAN on a 2-core budget)"})
     grid_samples: int = field(default=64, metadata={"help": "images in the per-epoch sample grid (fixed z)",
                                                     "min": 4, "max": 400})
     collapse_threshold: float = field(

@@ -132,6 +132,8 @@ class GANSpec(ModelSpec):
     def callbacks(self, model: Any, config: GANConfig, data_info: dict[str, Any], run_dir: Path) -> list[Any]:
         from toolkit.gan.callbacks import SampleGrid
 
+        if config.init_generator and _epochs_done(run_dir) == 0:
+            warm_start_generator(model, Path(config.init_generator))
         inputs = self.fixed_inputs(config, data_info, config.grid_samples, seed=config.seed + 12345)
         return [SampleGrid(lambda: self.generate(model, inputs), run_dir / "samples",
                            reference_diversity=float(data_info["reference_diversity"]),
@@ -204,3 +206,43 @@ class GANSpec(ModelSpec):
         if not np.isfinite(images).all():
             raise ExportError("the generator produces non-finite images; not exporting it")
         return {"samples.png": png_bytes(make_grid(images, self.grid_columns(n, data_info)))}
+
+
+def _epochs_done(run_dir: Path) -> int:
+    import json
+
+    try:
+        return int(json.loads((Path(run_dir) / "state.json").read_text()).get("epochs_done", 0))
+    except (OSError, ValueError):
+        return 0
+
+
+def warm_start_generator(model: Any, source_run: Path) -> None:
+    """Copy the generator weights of another GAN run (its EMA generator when it kept one) into this
+    run's generator (and EMA generator) before the first epoch.
+
+    Why: the autoencoder-discriminator GANs (EBGAN, BEGAN) can sit for many epochs at a degenerate
+    point (grey or all-black images that their autoencoder reconstructs well) before any digit
+    appears; starting their generator from a trained one of the same network lets their own losses
+    shape it within a 2-core budget. Only at the start of a run: a resumed run keeps its checkpoint.
+    """
+    from toolkit.errors import ConfigError, TrainingError
+    from toolkit.registry import get_registry
+    from toolkit.training import load_checkpoint, open_run
+
+    try:
+        run = open_run(source_run, get_registry())
+    except TrainingError as exc:
+        raise ConfigError(f"init_generator: {exc}") from None
+    if not isinstance(run.spec, GANSpec):
+        raise ConfigError(f"init_generator: {source_run} is a {run.spec.name} run, not a GAN run")
+    source = run.spec.build(run.config, run.data_info)
+    load_checkpoint(source, source_run)
+    weights = source.sampler.get_weights()
+    shapes = [w.shape for w in weights]
+    if shapes != [tuple(w.shape) for w in model.generator.weights]:
+        raise ConfigError(f"init_generator: the generator of {source_run} ({run.spec.name}) does not have this "
+                          f"run's generator shapes (same latent_dim, filters and image_size are needed)")
+    model.generator.set_weights(weights)
+    if getattr(model, "ema_generator", None) is not None:
+        model.ema_generator.set_weights(weights)

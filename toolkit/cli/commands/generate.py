@@ -14,7 +14,7 @@ from toolkit.errors import InputError
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("generate", help="generate text with a text-generator export (streams to stdout)")
-    p.add_argument("export_dir", help="an export directory, e.g. exported/char-rnn-pydoc")
+    p.add_argument("export_dir", help="an export directory, e.g. exported/char-rnn-pydocs")
     p.add_argument("--prompt", default="", help="text to continue (default: empty)")
     p.add_argument("-n", "--length", type=int, default=500, help="characters to generate at most (default 500)")
     p.add_argument("--temperature", type=float, default=0.8, help="sampling temperature; 0 = greedy (default 0.8)")
