@@ -87,7 +87,9 @@ def render(store: ModelStore, limits: Limits = DEFAULT) -> None:
     names = exports_or_note(store, "Generate", TASKS)
     if names is None:
         return
-    first = names[0]
+    # Open on a class-conditional generator when one is shipped (cgan-mnist: the best Fréchet figure
+    # of the digit generators, and the one whose Class picker shows what conditioning does).
+    first = next((n for n in names if store.pipelines[n].conditional), names[0])
     pipeline = store.pipelines[first]
     single = pipeline.conditional and not pipeline.multi_label
     multi = pipeline.conditional and pipeline.multi_label
