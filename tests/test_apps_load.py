@@ -132,7 +132,9 @@ def test_overload_is_refused_with_queue_is_full_never_cut_off(tmp_path):
     results = [outcome for _, outcome in outcomes]
     assert len(results) == 18
     assert set(results) <= {"ok", "refused"}, [o for o in outcomes if o[1] not in ("ok", "refused")]
-    assert results.count("refused") >= 1 and results.count("ok") >= 3, outcomes
+    # The queue holds two, so the first two arrivals cannot be refused; how many more get in
+    # depends on how fast the first ones finish (a loaded machine lets fewer in).
+    assert results.count("refused") >= 1 and results.count("ok") >= 2, outcomes
 
 
 def test_the_demo_batches_by_default_and_can_be_told_not_to(capsys):
