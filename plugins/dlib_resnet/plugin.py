@@ -65,28 +65,6 @@ def dat_path(config: DlibResnetConfig) -> Path:
     return Path(config.dat) if config.dat else default_dat_path()
 
 
-def _wrapper_class() -> type:
-    """A keras.Model holding the network whose "training" step changes nothing, so the standard
-    training driver writes a checkpoint of the imported weights."""
-    keras = __import__("toolkit.tf_setup", fromlist=["import_keras"]).import_keras()
-
-    class DlibImport(keras.Model):
-        def __init__(self, net: Any, **kwargs: Any) -> None:
-            super().__init__(**kwargs)
-            self.net = net
-
-        def get_config(self) -> dict[str, Any]:  # the checkpoint is only read back with load_weights
-            return {"name": self.name}
-
-        def call(self, inputs: Any) -> Any:
-            return self.net(inputs)
-
-        def train_step(self, data: Any) -> dict[str, Any]:
-            return {"weights_loaded": 1.0}
-
-    return DlibImport
-
-
 class DlibResnet(ModelSpec):
     name = "dlib-resnet"
     task = "face-embedder"
@@ -105,9 +83,10 @@ class DlibResnet(ModelSpec):
     def build(self, config: DlibResnetConfig, data_info: dict[str, Any]) -> Any:
         from plugins.dlib_resnet.dat import read_dat
         from plugins.dlib_resnet.network import build_network
+        from toolkit.pretrained import ImportedWeights
 
         net, _ = build_network(read_dat(dat_path(config)))
-        model = _wrapper_class()(net, name="dlib_resnet")
+        model = ImportedWeights(name="dlib_resnet", net=net)
         model(np.zeros((1, SIZE, SIZE, 3), "float32"))
         model.compile(optimizer="sgd")
         return model

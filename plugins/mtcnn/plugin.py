@@ -31,30 +31,6 @@ class MTCNNConfig(TrainingConfig):
     epochs: int = field(default=1, metadata={"help": "ignored beyond 1: loading weights takes one step", "min": 1})
 
 
-def _wrapper_class() -> type:
-    """A keras.Model holding the three networks whose "training" step changes nothing.
-
-    It lets the standard training driver write a checkpoint of converted weights.
-    """
-    keras = __import__("toolkit.tf_setup", fromlist=["import_keras"]).import_keras()
-
-    class MTCNNCascade(keras.Model):
-        def __init__(self, nets: dict[str, Any], **kwargs: Any) -> None:
-            super().__init__(**kwargs)
-            self.pnet, self.rnet, self.onet = nets["pnet"], nets["rnet"], nets["onet"]
-
-        def get_config(self) -> dict[str, Any]:  # the checkpoint is only read back with load_weights
-            return {"name": self.name}
-
-        def call(self, inputs: Any) -> Any:  # only here so Keras considers the model usable
-            return inputs
-
-        def train_step(self, data: Any) -> dict[str, Any]:
-            return {"weights_loaded": 1.0}
-
-    return MTCNNCascade
-
-
 class MTCNN(ModelSpec):
     name = "mtcnn"
     task = "face-detector"
@@ -66,13 +42,14 @@ class MTCNN(ModelSpec):
         from pathlib import Path
 
         from plugins.mtcnn.networks import BUILDERS, load_package_weights
+        from toolkit.pretrained import ImportedWeights
 
         weights_dir = Path(config.weights_dir) if config.weights_dir else None
         nets = {}
         for name, builder in BUILDERS.items():
             nets[name] = builder()
             load_package_weights(nets[name], name, weights_dir)
-        model = _wrapper_class()(nets, name="mtcnn")
+        model = ImportedWeights(name="mtcnn", **nets)
         model(np.zeros((1, 1), "float32"))
         model.compile(optimizer="sgd")
         return model
